@@ -1,0 +1,35 @@
+// Args: a small, strict command-line reader for tapwall's subcommands.
+// Purpose: every option is declared; an unknown option, a missing value or a repeated
+// single-valued option is a usage error naming the option, never silently ignored.
+// Thread-safety: single-threaded use.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tapwall::control {
+
+class Args {
+ public:
+  // Declare options before parse(). `flag` takes no value; `multi` may repeat.
+  void option(const std::string& name, bool multi = false) { spec_[name] = multi ? kMulti : kOne; }
+  void flag(const std::string& name) { spec_[name] = kFlag; }
+  // Parses argv[first..argc); on error returns false and sets error().
+  bool parse(int argc, char** argv, int first);
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  std::optional<std::string> get(const std::string& name) const;
+  std::vector<std::string> all(const std::string& name) const;
+  const std::string& error() const { return error_; }
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  enum Kind { kFlag, kOne, kMulti };
+  std::map<std::string, Kind> spec_;
+  std::map<std::string, std::vector<std::string>> values_;
+  std::vector<std::string> positional_;
+  std::string error_;
+};
+
+}  // namespace tapwall::control

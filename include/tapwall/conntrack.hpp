@@ -1,0 +1,111 @@
+// Conntrack: connection tracking with Linux nf_conntrack's semantics, run once per frame
+// before the per-port policy (as at the bridge's PREROUTING).
+// Purpose: give each IPv4/IPv6 packet its ct state (NEW, ESTABLISHED, RELATED, INVALID,
+// UNTRACKED) exactly as the kernel would, and hold per-flow state (TCP state machine with
+// window tracking, UDP replied/assured, ICMP echo) in a bounded table.
+// Invariants: fixed capacity, no allocation per packet after construction; time is passed
+// in (ns, monotonic); an entry created by a packet is pending until confirm(): kept only if
+// some copy of the packet was accepted (confirm(v, true)), else discarded. State changes of
+// an existing entry happen in track(), whatever the later verdict (as in the kernel).
+// When the table is full, a non-assured entry is evicted (early drop); if none can be,
+// track() reports table_full and the caller drops the packet (DropReason::CtTableFull).
+// Thread-safety: not thread-safe; one owner.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "tapwall/ct_state.hpp"
+#include "tapwall/decoded.hpp"
+
+namespace tapwall {
+
+inline constexpr uint64_t kNsPerSec = 1000000000ull;
+
+struct CtTimeouts {  // seconds, nf_conntrack defaults
+  uint32_t tcp_syn_sent = 120, tcp_syn_recv = 60, tcp_established = 432000, tcp_fin_wait = 120,
+           tcp_close_wait = 60, tcp_last_ack = 30, tcp_time_wait = 120, tcp_close = 10,
+           tcp_unacknowledged = 300, tcp_max_retrans = 300;
+  uint32_t udp = 30, udp_stream = 120;
+  uint32_t icmp = 30, icmpv6 = 30;
+  uint32_t generic = 600;
+};
+
+struct CtConfig {
+  uint32_t capacity = 262144;
+  CtTimeouts timeouts;
+  bool tcp_loose = true;        // nf_conntrack_tcp_loose: pick up mid-stream flows as NEW
+  bool tcp_be_liberal = false;  // nf_conntrack_tcp_be_liberal
+  bool checksum = true;         // nf_conntrack_checksum: bad L4 checksum -> INVALID
+};
+
+inline constexpr uint32_t kNoCtEntry = 0xffffffffu;
+
+// A small per-entry, per-direction slot where the engine may cache a policy decision.
+// It is valid only while every key field equals the current packet's (see engine).
+struct CtVerdictCache {
+  uint32_t generation = 0;  // low 32 bits of the policy generation; 0 = empty
+  uint32_t rule = 0xffffffffu;
+  uint8_t out_port = 0xff;
+  uint8_t state = 0;        // CtState it was decided for
+  uint8_t accept = 0;
+  uint8_t pad = 0;
+};
+
+struct CtResult {
+  CtState state = CtState::None;
+  bool reply = false;          // packet travels in the reply direction of its entry
+  bool pending = false;        // entry was created by this packet; confirm() decides
+  bool table_full = false;     // no entry could be made: caller drops (CtTableFull)
+  uint32_t entry = kNoCtEntry; // the entry (or the tracked flow an error is RELATED to)
+};
+
+struct CtStats {
+  uint64_t created = 0, confirmed = 0, discarded = 0, expired = 0, early_drops = 0,
+           table_full = 0, invalid = 0;
+};
+
+struct CtEntryView {
+  uint8_t proto;
+  IpAddr orig_src, orig_dst;
+  uint16_t orig_sport, orig_dport;  // ICMP echo: id, 0
+  const char* state_name;           // "ESTABLISHED", "SYN_SENT", "UNREPLIED"... as conntrack -L
+  bool assured, seen_reply;
+  uint64_t expires_in_ns;
+  uint64_t packets[2], bytes[2];    // [0] original, [1] reply
+};
+
+class Conntrack {
+ public:
+  explicit Conntrack(const CtConfig& cfg = {});
+  ~Conntrack();
+  Conntrack(const Conntrack&) = delete;
+  Conntrack& operator=(const Conntrack&) = delete;
+
+  // Track one packet (decoded; frame = the whole frame for checksum checks).
+  // csum_partial: the frame's L4 checksum is known to be unfinished (offload), don't verify.
+  // A fragment must not be passed here: pass the reassembled datagram instead.
+  CtResult track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,
+                 bool csum_partial = false);
+  // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.
+  void confirm(const CtResult& r, bool accepted);
+
+  // Verdict cache slot of an entry for one direction (reply = false: original).
+  CtVerdictCache& verdict_cache(uint32_t entry, bool reply);
+
+  // Drop every entry whose timeout passed (also done incrementally inside track()).
+  void expire(uint64_t now_ns);
+  std::size_t size() const;
+  std::size_t capacity() const;
+  const CtStats& stats() const;
+  const CtConfig& config() const;
+  void for_each(uint64_t now_ns, const std::function<void(const CtEntryView&)>& fn) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tapwall

@@ -1,0 +1,108 @@
+// CompiledPolicy: the immutable matcher compiled from the IPv4 and (optionally) IPv6
+// RuleSets, and PolicyEvaluator, the per-worker object that judges one forwarded packet
+// against it, the way br_netfilter's FORWARD chain would.
+// Invariants: a CompiledPolicy never changes after compile(); it is shared by workers via
+// shared_ptr<const>; physdev patterns are resolved to port masks at compile time, so the
+// port list given to compile() is the engine's port list (PortId = index). Rule ids are
+// dense: [0, rule_count()) covers every rule of both families plus one pseudo-rule per
+// built-in chain policy. The evaluator never walks rule text per packet.
+// Thread-safety: CompiledPolicy is immutable except its counters, which are relaxed atomics.
+// A PolicyEvaluator belongs to one thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "tapwall/ct_state.hpp"
+#include "tapwall/decoded.hpp"
+#include "tapwall/drop_reason.hpp"
+#include "tapwall/error.hpp"
+#include "tapwall/rule_set.hpp"
+
+namespace tapwall {
+
+struct PortDesc {
+  std::string name;
+  PortRole role = PortRole::Vm;
+};
+
+// What a rule id refers to, for verdict JSON, drop comments and `show rules`.
+struct RuleInfo {
+  SourceLoc loc;        // rule line, or the line that set the chain policy
+  std::string chain;    // chain the rule is in
+  std::string text;     // rule text, or "-P FORWARD DROP" for a policy pseudo-rule
+  Family family = Family::Ipv4;
+  TargetKind target = TargetKind::None;  // for policy pseudo-rules: Accept or Drop
+  bool is_policy = false;
+};
+
+struct RuleCounter {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> bytes{0};
+};
+
+inline constexpr int32_t kNoRule = -1;
+
+struct PolicyQuery {
+  const Decoded* pkt = nullptr;  // l3 is Ipv4 or Ipv6
+  CtState ct = CtState::None;
+  PortId in = kNoPort, out = kNoPort;
+  uint32_t bytes = 0;  // frame length, for byte counters
+};
+
+struct PolicyDecision {
+  bool accept = true;
+  int32_t rule = kNoRule;          // deciding rule or policy pseudo-rule; kNoRule: family unfiltered
+  DropReason reason = DropReason::None;  // RuleDrop, RuleReject or ChainPolicy when !accept
+  int32_t log_rule = kNoRule;      // first -j LOG rule that matched on the way, if any
+};
+
+class CompiledPolicy {
+ public:
+  // v6 may be null: IPv6 is then not filtered (the kernel's default without ip6tables rules).
+  // v4 may be null too (nothing filtered). `generation` tags verdicts cached elsewhere.
+  static std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> compile(
+      const RuleSet* v4, const RuleSet* v6, std::span<const PortDesc> ports, uint64_t generation);
+
+  ~CompiledPolicy();
+  uint64_t generation() const;
+  std::size_t rule_count() const;
+  const RuleInfo& rule(int32_t id) const;
+  const RuleCounter& counter(int32_t id) const;
+  bool filters(Family f) const;  // a RuleSet was given for this family
+  // Human-readable compiled chains with counters, like `iptables -L -v -n` (for `check`).
+  void print(std::ostream& os) const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit CompiledPolicy(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class PolicyEvaluator {
+ public:
+  explicit PolicyEvaluator(std::shared_ptr<const CompiledPolicy> policy);
+  ~PolicyEvaluator();
+  PolicyEvaluator(PolicyEvaluator&&) noexcept;
+  PolicyEvaluator& operator=(PolicyEvaluator&&) noexcept;
+
+  // Judge one packet for one egress port and count it on every rule that matched.
+  PolicyDecision judge(const PolicyQuery& q);
+  const CompiledPolicy& policy() const { return *policy_; }
+  const std::shared_ptr<const CompiledPolicy>& shared() const { return policy_; }
+
+ private:
+  std::shared_ptr<const CompiledPolicy> policy_;
+  struct Cache;
+  std::unique_ptr<Cache> cache_;  // per-worker memo of decisions by packet class
+};
+
+}  // namespace tapwall

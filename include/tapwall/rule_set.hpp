@@ -1,0 +1,146 @@
+// RuleSet: the parsed filter table of one iptables/ip6tables source, before compilation.
+// Purpose: the mutable, validated description the parser builds (from an iptables-save file
+// or an iptables command script) and the policy compiler turns into an immutable matcher.
+// Invariants (after a successful parse): every Jump target names a chain in `chains`;
+// built-in chains (INPUT, FORWARD, OUTPUT) have a policy; user chains have none; no chain
+// jumps to itself directly or indirectly; rule order within a chain is evaluation order.
+// Thread-safety: plain values; not shared once compiled.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "tapwall/ct_state.hpp"
+#include "tapwall/net_types.hpp"
+
+namespace tapwall {
+
+enum class Family : uint8_t { Ipv4, Ipv6 };
+
+// Where a rule or policy came from: "<path as given>:<line>".
+struct SourceLoc {
+  std::string path;
+  int line = 0;
+  std::string to_string() const { return path + ":" + std::to_string(line); }
+};
+
+struct PortRange {
+  uint16_t lo = 0, hi = 65535;
+  bool contains(uint16_t p) const { return p >= lo && p <= hi; }
+};
+
+struct Cidr {
+  IpAddr addr;         // v4-mapped for IPv4
+  uint8_t prefix = 0;  // prefix length in the address family's own bits (0-32 for v4, 0-128 v6)
+};
+
+// -p PROTO (proto 0 with negated=false never appears: "-p all" means no ProtoMatch).
+struct ProtoMatch {
+  uint8_t proto = 0;
+  bool negated = false;
+};
+
+// -s / -d
+struct AddrMatch {
+  enum class Field : uint8_t { Src, Dst } field = Field::Src;
+  Cidr cidr;
+  bool negated = false;
+};
+
+// --sport/--dport (one range) or -m multiport --sports/--dports/--ports (a list).
+struct PortMatch {
+  enum class Field : uint8_t { Src, Dst, Either } field = Field::Dst;
+  std::vector<PortRange> ranges;  // matches when the port is in any range
+  bool negated = false;           // negates the whole match
+};
+
+// -m icmp --icmp-type T[/C] | -m icmp6 --icmpv6-type T[/C] (names resolved by the parser).
+struct IcmpTypeMatch {
+  bool any_type = false;  // "any"
+  uint8_t type = 0;
+  uint8_t code_lo = 0, code_hi = 0xff;
+  bool negated = false;
+};
+
+// -m state --state / -m conntrack --ctstate
+struct StateMatch {
+  CtStateMask mask = 0;
+  bool negated = false;
+};
+
+// A physdev interface pattern: exact name, or prefix when it ends in '+' (iptables' wildcard).
+struct IfacePattern {
+  std::string name;  // without the trailing '+'
+  bool wildcard = false;
+  bool matches(const std::string& iface) const {
+    return wildcard ? iface.compare(0, name.size(), name) == 0 : iface == name;
+  }
+};
+
+// -m physdev [!] --physdev-in P [!] --physdev-out P [!] --physdev-is-bridged (and -is-in/-is-out)
+struct PhysdevMatch {
+  std::optional<IfacePattern> in, out;
+  bool in_negated = false, out_negated = false;
+  std::optional<bool> is_bridged;  // true: --physdev-is-bridged, false: ! --physdev-is-bridged
+  std::optional<bool> is_in, is_out;
+};
+
+// -m mac --mac-source
+struct MacMatch {
+  MacAddr mac;
+  bool negated = false;
+};
+
+// -p tcp --syn / --tcp-flags MASK COMP
+struct TcpFlagsMatch {
+  uint8_t mask = 0, comp = 0;
+  bool negated = false;
+};
+
+// -f / ! -f : non-first fragments (IPv4 only, as iptables).
+struct FragmentMatch {
+  bool negated = false;
+};
+
+using Match = std::variant<AddrMatch, PortMatch, IcmpTypeMatch, StateMatch, PhysdevMatch,
+                           MacMatch, TcpFlagsMatch, FragmentMatch>;
+
+enum class TargetKind : uint8_t { Accept, Drop, Reject, Return, Jump, Goto, Log, None };
+
+struct Rule {
+  SourceLoc loc;
+  std::string text;                 // the rule as written, e.g. "-A vboxin -p tcp --dport 80 -j ACCEPT"
+  std::optional<ProtoMatch> proto;  // absent = all protocols
+  std::vector<Match> matches;       // all must match (AND), in the order written
+  TargetKind target = TargetKind::None;  // None: no -j (counts only)
+  std::string jump_chain;           // for Jump/Goto
+  std::string log_prefix;           // for Log
+  std::string reject_with;          // for Reject ("" = default)
+  std::string comment;              // -m comment --comment
+};
+
+enum class PolicyVerdict : uint8_t { Accept, Drop };
+
+struct Chain {
+  std::string name;
+  bool builtin = false;
+  PolicyVerdict policy = PolicyVerdict::Accept;  // meaningful for built-in chains
+  SourceLoc policy_loc;                          // where the policy was set (or the chain declared)
+  std::vector<Rule> rules;
+};
+
+struct RuleSet {
+  Family family = Family::Ipv4;
+  std::string path;           // as given by the user
+  std::vector<Chain> chains;  // filter table only; INPUT, FORWARD, OUTPUT always present
+  const Chain* find(const std::string& name) const {
+    for (const auto& c : chains)
+      if (c.name == name) return &c;
+    return nullptr;
+  }
+};
+
+}  // namespace tapwall
