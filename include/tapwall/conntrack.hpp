@@ -89,6 +89,11 @@ class Conntrack {
   // A fragment must not be passed here: pass the reassembled datagram instead.
   CtResult track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,
                  bool csum_partial = false);
+  // Optional, for batches: start loading the table lines track() will need for `d`, so the
+  // memory latency of a batch's lookups overlaps (call for every frame of a batch after
+  // decode, then track() each). No effect on results.
+  void prefetch(const Decoded& d) const;
+
   // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.
   void confirm(const CtResult& r, bool accepted);
 

@@ -84,4 +84,24 @@ inline constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh
 // protocols it does not know decode successfully with l3 = Other / l4_ok = false.
 DropReason decode_frame(std::span<const uint8_t> frame, Decoded& out);
 
+// Added by the net module. True for the reasons that concern only the L4 header (TCP, UDP,
+// ICMP, ICMPv6). When decode_frame() returns one of them, every L2/L3 field is valid (as on
+// success) and l4_ok is false. The kernel does not drop such packets before conntrack: its
+// trackers call them INVALID, and a policy without a state match still forwards them — so
+// the engine may judge them as INVALID instead of dropping them.
+constexpr bool is_l4_decode_reason(DropReason r) {
+  switch (r) {
+    case DropReason::TcpTruncated:
+    case DropReason::TcpBadDataOffset:
+    case DropReason::TcpBadOptions:
+    case DropReason::UdpTruncated:
+    case DropReason::UdpBadLength:
+    case DropReason::IcmpTruncated:
+    case DropReason::Icmpv6Truncated:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace tapwall

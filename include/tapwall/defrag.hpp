@@ -5,7 +5,45 @@
 // Invariants: bounded memory (max_bytes of held frames, max_datagrams slots), no allocation
 // per packet after construction; overlapping fragments drop the whole datagram (as Linux
 // does since 2018 for IPv6 and IPv4); a datagram not complete within timeout_ns expires.
-// Fragment keys: IPv4 (src, dst, proto, id, vlan); IPv6 (src, dst, id, vlan).
+// Fragment keys: IPv4 (src, dst, proto, id, vlan); IPv6 (src, dst, id, vlan). "vlan" is both
+// VLAN ids of the frame (outer and inner), so QinQ-separated networks never mix.
+//
+// Semantics, per fragment (mirroring Linux ip_frag_queue / nf_ct_frag6_queue and
+// inet_frag_queue_insert, 5.x–6.x):
+//  - Complete when the last fragment (MF=0) has been seen and [0, total) is fully covered.
+//  - Overlap: a fragment whose range partly intersects what is held drops the WHOLE datagram
+//    (FragOverlap, every held fragment plus this one listed).
+//  - Duplicate: a fragment lying entirely inside one contiguous run of held fragments (a
+//    "run" is the kernel's: fragments that arrived in ascending, back-to-back order) is a
+//    duplicate. Like the kernel, only that fragment is dropped (FragOverlap, listed alone,
+//    counted in stats().duplicates) and the datagram is kept and can still complete. So an
+//    exact retransmission does not kill the datagram, but the same bytes straddling two
+//    runs (out-of-order arrival) are an overlap, exactly as in the kernel.
+//  - FragBad: zero-length fragment; second last fragment with a different end; a last
+//    fragment ending before data already held; data beyond a known end. IPv4 drops the whole
+//    datagram for these (kernel: discard_qp); IPv6 drops only this fragment and keeps the
+//    datagram (kernel nf_ct_frag6_queue: "goto err" without killing the queue).
+//    A non-last fragment whose payload is not a multiple of 8 drops the whole datagram for
+//    both families (IPv6 as the kernel; the IPv4 kernel instead trims it to 8 bytes, which
+//    tapwall cannot mirror because it forwards the original fragments unchanged).
+//  - FragTooLarge: the datagram would exceed 65535 bytes (IPv4 total length with the
+//    fragment's header; IPv6 payload length with the unfragmentable part): whole datagram,
+//    as soon as it is seen (the kernel notices only at completion; same verdict).
+//  - A fragment for a datagram whose timer has run out (now >= first + timeout) starts a new
+//    datagram, as in the kernel; the stale one is reported by the next expire().
+// Memory (FragNoMemory): memory is an arena of max_bytes, carved in kAllocUnit-byte units,
+// holding copies of held frames and each completed datagram's reassembled frame; bytes_held()
+// is the units in use times kAllocUnit. As in the kernel since 4.17 (no LRU eviction), when a
+// fragment does not fit, or no datagram slot is free, only that fragment is refused
+// (Dropped, listed alone) and older datagrams are kept: they complete or time out. Call
+// expire() before add() (the engine does, per batch) so timed-out memory is reclaimed and
+// reported. The fragment that exceeds max_fragments_per_datagram drops the whole datagram
+// (FragNoMemory): it could never complete. If a completed datagram's reassembled frame does
+// not fit, the whole datagram is dropped (FragNoMemory).
+// Views: when add() returns Dropped, the fragment passed to that call may not have been
+// copied: its HeldFragment::bytes may view the caller's frame (valid while the caller keeps
+// it). A lone-fragment drop uses a special handle valid until the next add(); release() on
+// it is a no-op. Stats count events (datagrams or lone fragments), not frames, except `fragments`.
 // Thread-safety: not thread-safe; one owner.
 #pragma once
 
@@ -20,6 +58,7 @@
 namespace tapwall {
 
 struct DefragConfig {
+  static constexpr uint32_t kAllocUnit = 64;  // arena granularity of max_bytes / bytes_held()
   uint32_t max_bytes = 4u << 20;    // held frames + reassembly buffers
   uint32_t max_datagrams = 1024;
   uint32_t max_fragments_per_datagram = 64;
@@ -44,6 +83,7 @@ struct DefragResult {
 
 struct DefragStats {
   uint64_t fragments = 0, completed = 0, overlaps = 0, timeouts = 0, no_memory = 0, bad = 0;
+  uint64_t duplicates = 0, too_large = 0;  // added by the defrag module
 };
 
 class Defragmenter {

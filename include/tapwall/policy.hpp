@@ -87,6 +87,11 @@ class CompiledPolicy {
   std::unique_ptr<Impl> impl_;
 };
 
+// Per-evaluator memo statistics (hits: decided from the memo; uncacheable: path too long).
+struct MemoStats {
+  uint64_t hits = 0, misses = 0, uncacheable = 0;
+};
+
 class PolicyEvaluator {
  public:
   explicit PolicyEvaluator(std::shared_ptr<const CompiledPolicy> policy);
@@ -97,6 +102,10 @@ class PolicyEvaluator {
   // Judge one packet for one egress port and count it on every rule that matched.
   PolicyDecision judge(const PolicyQuery& q);
   const CompiledPolicy& policy() const { return *policy_; }
+  MemoStats memo_stats() const;
+  // Memo on (default) or off: off decides every packet from the class bitsets (the memo-miss
+  // path), for benchmarks and tracing; decisions and counters are the same either way.
+  void set_memo_enabled(bool on);
   const std::shared_ptr<const CompiledPolicy>& shared() const { return policy_; }
 
  private:

@@ -1,0 +1,94 @@
+// CtTable: fixed-capacity store of conntrack entries with a two-way tuple index.
+// Purpose: find an entry from either direction's tuple in one lookup, insert new entries
+// (evicting a non-assured one when full, as the kernel's early_drop), free expired ones
+// lazily (when a lookup meets them) and incrementally (sweep), without allocating.
+// Design: entries live in a flat array (index = entry id, what CtResult::entry carries);
+// the index is a bucketized cuckoo table of 64-byte buckets, 8 slots of (32-bit hash
+// signature, entry id * 2 + direction). Each tuple may sit in one of two buckets
+// (partial-key cuckoo: the alternative bucket is derived from the signature), so a lookup
+// reads at most two index lines plus the matching entry. The index has 4 slots per entry
+// (load <= 50%), so an insert almost never needs to move anything.
+// Invariants: an in-use entry has exactly two index slots (original, reply); a free entry
+// has none and is on the free list; capacity never changes.
+// Thread-safety: not thread-safe; one owner.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "ct_entry.hpp"
+#include "ct_memory.hpp"
+#include "tapwall/conntrack.hpp"
+
+namespace tapwall::ct {
+
+class CtTable {
+ public:
+  CtTable(uint32_t capacity, uint64_t seed, CtStats& stats);
+
+  uint64_t hash(const CtTuple& t) const { return ct_hash(t, seed_); }
+  // Hint the index lines of a tuple into cache (batch processing).
+  void prefetch(uint64_t h) const;
+
+  // The live entry whose original or reply tuple is `t`, or kNoCtEntry. Sets `reply` to
+  // the direction matched. An expired entry it meets is freed (counted as expired).
+  uint32_t find(const CtTuple& t, uint64_t h, uint64_t now_ns, bool& reply);
+
+  // A new entry for original tuple `t` (hash h), zeroed, status kStInUse, expiring never
+  // until the tracker sets it. When no entry is free, evicts an early-drop candidate from
+  // the tuple's neighbourhood (counted); returns kNoCtEntry if there is none.
+  uint32_t insert(const CtTuple& t, uint64_t h, uint64_t now_ns);
+
+  void remove(uint32_t id);
+
+  // Free up to `budget` expired entries, continuing where the last call stopped.
+  void sweep(uint64_t now_ns, uint32_t budget);
+  void expire_all(uint64_t now_ns);
+
+  CtEntry& entry(uint32_t id) { return entries_[id]; }
+  const CtEntry& entry(uint32_t id) const { return entries_[id]; }
+  CtCounters& counters(uint32_t id) { return counters_[id]; }
+  const CtCounters& counters(uint32_t id) const { return counters_[id]; }
+  std::size_t size() const { return used_; }
+  std::size_t capacity() const { return entries_.size(); }
+
+  void for_each_live(uint64_t now_ns, const std::function<void(uint32_t)>& fn) const;
+
+  // Early drop: the kernel may evict any entry that is not assured, and (its GC, when the
+  // table is nearly full) assured TCP entries that are closing.
+  static bool can_early_drop(const CtEntry& e);
+
+ private:
+  static constexpr int kWays = 8;
+  static constexpr uint32_t kEmpty = 0xffffffffu;
+  struct alignas(64) Bucket {
+    uint32_t sig[kWays];
+    uint32_t ref[kWays];
+  };
+  static_assert(sizeof(Bucket) == 64);
+
+  uint32_t bucket_of(uint64_t h) const { return uint32_t(h) & mask_; }
+  static uint32_t sig_of(uint64_t h) { return uint32_t(h >> 32); }
+  uint32_t alt_bucket(uint32_t b, uint32_t sig) const {
+    // Symmetric: alt(alt(b)) == b. The "| 1" keeps the two choices distinct.
+    return (b ^ ((sig * 0x5bd1e995u) | 1u)) & mask_;
+  }
+  bool index_add(uint64_t h, uint32_t ref);
+  void index_del(uint64_t h, uint32_t ref);
+  uint32_t early_drop(uint64_t h, uint64_t now_ns);
+  bool expired(const CtEntry& e, uint64_t now_ns) const { return now_ns >= e.expires_ns; }
+
+  BigArray<CtEntry> entries_;
+  BigArray<CtCounters> counters_;
+  BigArray<Bucket> buckets_;
+  std::vector<uint32_t> free_;  // stack of free entry ids
+  uint32_t mask_ = 0;
+  uint64_t seed_;
+  std::size_t used_ = 0;
+  uint32_t sweep_cursor_ = 0;
+  CtStats& stats_;
+};
+
+}  // namespace tapwall::ct

@@ -1,0 +1,504 @@
+// TCP tracker: the kernel's TCP conntrack semantics re-implemented (see tcp_tracker.hpp).
+// Why the odd cases exist (reopen from TIME_WAIT/CLOSE, resync on an ignored SYN, challenge
+// ACKs, RST sequence checks): they are what Linux does, and tapwall must give the same
+// verdicts as the kernel bridge it replaces.
+// Invariants: sequence numbers compare modulo 2^32 (before/after); window state of a
+// direction is uninitialised while td_maxwin == 0.
+// Thread-safety: pure functions over the entry passed in.
+#include "tcp_tracker.hpp"
+
+#include <algorithm>
+
+namespace tapwall::ct {
+namespace {
+
+constexpr uint8_t sNO = kTcpNone, sSS = kTcpSynSent, sSR = kTcpSynRecv, sES = kTcpEstablished,
+                  sFW = kTcpFinWait, sCW = kTcpCloseWait, sLA = kTcpLastAck,
+                  sTW = kTcpTimeWait, sCL = kTcpClose, sS2 = kTcpSynSent2,
+                  sIV = kTcpStateCount, sIG = kTcpIgnore;
+
+// [direction][packet class][old state] -> new state (Linux 6.x tcp_conntracks[][][]).
+constexpr uint8_t kTransitions[2][6][kTcpStateCount] = {
+    {
+        // original:  sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2
+        /* syn    */ {sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2},
+        /* synack */ {sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR},
+        /* fin    */ {sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV},
+        /* ack    */ {sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV},
+        /* rst    */ {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
+        /* none   */ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
+    },
+    {
+        // reply:     sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2
+        /* syn    */ {sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2},
+        /* synack */ {sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR},
+        /* fin    */ {sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV},
+        /* ack    */ {sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG},
+        /* rst    */ {sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL},
+        /* none   */ {sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV},
+    },
+};
+
+// Valid combinations of FIN/SYN/RST/ACK/URG (PSH, ECE and CWR are always allowed).
+constexpr bool flag_combo_valid(uint8_t f) {
+  switch (f) {
+    case kTcpSyn:
+    case kTcpSyn | kTcpUrg:
+    case kTcpSyn | kTcpAck:
+    case kTcpRst:
+    case kTcpRst | kTcpAck:
+    case kTcpFin | kTcpAck:
+    case kTcpFin | kTcpAck | kTcpUrg:
+    case kTcpAck:
+    case kTcpAck | kTcpUrg:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Per-connection flags kept in TcpTrack::last_flags.
+constexpr uint8_t kExpChallengeAck = 0x40;
+constexpr uint8_t kSimultaneousOpen = 0x80;
+
+constexpr uint32_t kMaxAckWinConst = 66000;
+constexpr uint8_t kMaxWscale = 14;
+
+enum class WinResult : uint8_t { Ignore, Invalid, Accept };
+
+inline bool before(uint32_t a, uint32_t b) { return int32_t(a - b) < 0; }
+inline bool after(uint32_t a, uint32_t b) { return before(b, a); }
+
+inline uint32_t seg_end(const TcpSegment& s) {
+  return s.seq + s.payload_len + ((s.flags & kTcpSyn) ? 1 : 0) + ((s.flags & kTcpFin) ? 1 : 0);
+}
+
+// The kernel's tcp_options(): window scale and SACK-permitted from a SYN's options. With no
+// options at all the previous values stay (as there).
+void parse_options(std::span<const uint8_t> o, uint8_t& scale, uint8_t& flags) {
+  if (o.empty()) return;
+  scale = 0;
+  flags &= kTcpFlagBeLiberal;
+  std::size_t i = 0;
+  while (i < o.size()) {
+    const uint8_t kind = o[i];
+    if (kind == 0) return;  // end of options
+    if (kind == 1) {        // NOP
+      ++i;
+      continue;
+    }
+    if (o.size() - i < 2) return;
+    const uint8_t len = o[i + 1];
+    if (len < 2 || len > o.size() - i) return;  // silly or partial option
+    if (kind == 4 && len == 2) {
+      flags |= kTcpFlagSackPerm;
+    } else if (kind == 3 && len == 3) {
+      scale = std::min<uint8_t>(o[i + 2], kMaxWscale);
+      flags |= kTcpFlagWindowScale;
+    }
+    i += len;
+  }
+}
+
+// The kernel's tcp_sack(): raise `sack` to the highest right edge of the first SACK option.
+void parse_sack(std::span<const uint8_t> o, uint32_t& sack) {
+  if (o.empty()) return;
+  // The common timestamp-only layout (NOP NOP TS) has no SACK: skip the walk.
+  if (o.size() == 12 && o[0] == 1 && o[1] == 1 && o[2] == 8 && o[3] == 10) return;
+  std::size_t i = 0;
+  while (i < o.size()) {
+    const uint8_t kind = o[i];
+    if (kind == 0) return;
+    if (kind == 1) {
+      ++i;
+      continue;
+    }
+    if (o.size() - i < 2) return;
+    const uint8_t len = o[i + 1];
+    if (len < 2 || len > o.size() - i) return;
+    if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
+      for (std::size_t b = i + 2; b + 8 <= i + len; b += 8) {
+        const uint32_t right = load_be32(&o[b + 4]);
+        if (after(right, sack)) sack = right;
+      }
+      return;
+    }
+    i += len;
+  }
+}
+
+void init_sender(TcpTrack& t, int sd, const TcpSegment& s, uint32_t end, uint32_t win) {
+  const int rd = !sd;
+  t.td_end[sd] = t.td_maxend[sd] = end;
+  t.td_maxwin[sd] = win == 0 ? 1 : win;
+  parse_options(s.options, t.td_scale[sd], t.flags[sd]);
+  // RFC 1323: scaling is on only if both sides offered it.
+  if (sd == 1 && !((t.flags[sd] & kTcpFlagWindowScale) && (t.flags[rd] & kTcpFlagWindowScale))) {
+    t.td_scale[sd] = 0;
+    t.td_scale[rd] = 0;
+  }
+}
+
+// tcp_in_window(): is the segment inside the windows we have seen? Updates them if so.
+WinResult in_window(TcpTrack& t, uint8_t state, int sd, TcpIndex index, const TcpSegment& s,
+                    bool liberal_cfg) {
+  const int rd = !sd;
+  const bool syn = s.flags & kTcpSyn, ackf = s.flags & kTcpAck, rst = s.flags & kTcpRst;
+  uint32_t seq = s.seq, ack = s.ack, sack = s.ack, end = seg_end(s);
+  const uint16_t win_raw = s.win;
+  uint32_t win = win_raw;
+  auto verdict = [&](WinResult r) {
+    return (liberal_cfg || (t.flags[sd] & kTcpFlagBeLiberal)) ? WinResult::Accept : r;
+  };
+
+  if (t.flags[rd] & kTcpFlagSackPerm) parse_sack(s.options, sack);
+
+  if (t.td_maxwin[sd] == 0) {
+    if (syn) {
+      init_sender(t, sd, s, end, win);
+      if (!ackf) return WinResult::Accept;  // simultaneous open
+    } else {
+      // Picked up mid-stream: learn what we can from this segment.
+      t.td_end[sd] = end;
+      const uint32_t swin = win << t.td_scale[sd];
+      t.td_maxwin[sd] = swin == 0 ? 1 : swin;
+      t.td_maxend[sd] = end + t.td_maxwin[sd];
+      if (t.td_maxwin[rd] == 0) {
+        t.td_end[rd] = t.td_maxend[rd] = sack;  // so the ack checks below pass
+      } else if (sack == t.td_end[rd] + 1) {
+        ++t.td_end[rd];  // likely the answer to a keepalive
+      }
+    }
+  } else if (syn && after(end, t.td_end[sd]) && (state == kTcpSynSent || state == kTcpSynRecv)) {
+    // A re-sent SYN (or SYN/ACK) with a newer ISN: start this direction over.
+    init_sender(t, sd, s, end, win);
+    if (sd == 1 && !ackf) return WinResult::Accept;
+  }
+
+  if (!ackf) {
+    ack = sack = t.td_end[rd];  // no ACK: pretend it acks what we have seen
+  } else if (rst && ack == 0) {
+    ack = sack = t.td_end[rd];  // stacks that send RST|ACK with ack 0
+  }
+  if (rst && seq == 0 && state == kTcpSynSent) seq = end = t.td_end[sd];  // RST answering SYN
+
+  const uint32_t maxackwin = std::max(t.td_maxwin[sd], kMaxAckWinConst);
+  if (!before(seq, t.td_maxend[sd] + 1)) {
+    const uint32_t overshot = end - t.td_maxend[sd] + 1;
+    const bool ack_ok = after(sack, t.td_end[rd] - maxackwin - 1);
+    const bool in_recv = t.td_maxwin[rd] && after(end, t.td_end[sd] - t.td_maxwin[rd] - 1);
+    if (in_recv && ack_ok && overshot <= t.td_maxwin[rd] && before(sack, t.td_end[rd] + 1)) {
+      // A sender overrunning the window a little: remember the data so its ACK passes.
+      t.td_end[sd] = end;
+      t.flags[sd] |= kTcpFlagDataUnacked;
+      return verdict(WinResult::Ignore);
+    }
+    return verdict(WinResult::Invalid);  // SEQ over the receiver's window
+  }
+  if (!before(sack, t.td_end[rd] + 1)) return verdict(WinResult::Invalid);  // acks unseen data
+  const bool in_recv = !t.td_maxwin[rd] || after(end, t.td_end[sd] - t.td_maxwin[rd] - 1);
+  if (!in_recv) return verdict(WinResult::Ignore);  // old data retransmitted
+  if (!after(sack, t.td_end[rd] - maxackwin - 1)) return verdict(WinResult::Ignore);
+
+  if (!syn) win <<= t.td_scale[sd];
+  const uint32_t swin = win + (sack - ack);
+  if (t.td_maxwin[sd] < swin) t.td_maxwin[sd] = swin;
+  if (after(end, t.td_end[sd])) {
+    t.td_end[sd] = end;
+    t.flags[sd] |= kTcpFlagDataUnacked;
+  }
+  if (ackf) {
+    if (!(t.flags[sd] & kTcpFlagMaxackSet)) {
+      t.td_maxack[sd] = ack;
+      t.flags[sd] |= kTcpFlagMaxackSet;
+    } else if (after(ack, t.td_maxack[sd])) {
+      t.td_maxack[sd] = ack;
+    }
+  }
+  if (t.td_maxwin[rd] != 0 && after(end, t.td_maxend[sd])) t.td_maxwin[rd] += end - t.td_maxend[sd];
+  if (after(sack + win, t.td_maxend[rd] - 1)) {
+    t.td_maxend[rd] = sack + win;
+    if (win == 0) ++t.td_maxend[rd];
+  }
+  if (ack == t.td_end[rd]) t.flags[rd] &= uint8_t(~kTcpFlagDataUnacked);
+
+  if (index == kIdxAck) {  // count identical ACKs: retransmissions
+    if (t.last_dir == sd && t.last_seq == seq && t.last_ack == ack && t.last_end == end &&
+        t.last_win == win_raw) {
+      ++t.retrans;
+    } else {
+      t.last_dir = uint8_t(sd);
+      t.last_seq = seq;
+      t.last_ack = ack;
+      t.last_end = end;
+      t.last_win = win_raw;
+      t.retrans = 0;
+    }
+  }
+  return WinResult::Accept;
+}
+
+uint32_t state_timeout(const CtTimeouts& to, uint8_t state) {
+  switch (state) {
+    case kTcpSynSent: return to.tcp_syn_sent;
+    case kTcpSynRecv: return to.tcp_syn_recv;
+    case kTcpEstablished: return to.tcp_established;
+    case kTcpFinWait: return to.tcp_fin_wait;
+    case kTcpCloseWait: return to.tcp_close_wait;
+    case kTcpLastAck: return to.tcp_last_ack;
+    case kTcpTimeWait: return to.tcp_time_wait;
+    case kTcpClose: return to.tcp_close;
+    case kTcpSynSent2: return to.tcp_syn_sent;  // the kernel's SYN_SENT2 timeout = 2 min
+    default: return 0;
+  }
+}
+
+bool closing_state(uint8_t s) {
+  return s == kTcpFinWait || s == kTcpLastAck || s == kTcpTimeWait || s == kTcpClose ||
+         s == kTcpCloseWait;
+}
+
+// nf_tcp_handle_invalid(): an assured flow whose FIN/RST was out of window in both
+// directions in turn is probably dead: shorten its timeout.
+void handle_invalid(CtEntry& e, int dir, TcpIndex index, const CtConfig& cfg, uint64_t now) {
+  TcpTrack& t = e.l4.tcp;
+  if (!(e.status & kStAssured)) return;
+  if (index != kIdxRst && index != kIdxFin) return;
+  if (t.last_dir != dir && (t.last_index == kIdxFin || t.last_index == kIdxRst)) {
+    const uint64_t left = e.expires_ns > now ? e.expires_ns - now : 0;
+    if (left < 120 * kNsPerSec) return;
+    const uint64_t unack = uint64_t{cfg.timeouts.tcp_unacknowledged} * kNsPerSec;
+    if (left > unack) e.expires_ns = now + unack;
+  } else {
+    t.last_index = index;
+    t.last_dir = uint8_t(dir);
+  }
+}
+
+enum class RstCheck : uint8_t { Window, SkipWindow, Invalid };
+
+// The RST-specific checks when the table says CLOSE (the kernel's case TCP_CONNTRACK_CLOSE).
+RstCheck check_rst(CtEntry& e, int dir, uint8_t old_state, uint8_t& new_state,
+                   const TcpSegment& s) {
+  TcpTrack& t = e.l4.tcp;
+  const int rd = !dir;
+  // A closing flow's tuple may already be reused: don't validate.
+  if (closing_state(old_state)) return RstCheck::SkipWindow;
+  const bool established = e.tcp_state == kTcpEstablished && (e.status & kStAssured);
+  if ((t.flags[rd] & kTcpFlagMaxackSet) && t.last_index != kIdxSyn) {
+    const uint32_t seq = s.seq;
+    if (seq == 0 && !established) return RstCheck::Window;
+    if (before(seq, t.td_maxack[rd])) return RstCheck::Invalid;
+    if (!established || seq == t.td_maxack[rd]) return RstCheck::Window;
+    if (t.last_index == kIdxAck && t.last_dir == dir && seq == t.last_end)
+      return RstCheck::Window;  // RST at the end of a data train
+    new_state = old_state;  // inexact RST: keep state, allow a challenge ACK
+  }
+  if ((((e.status & kStSeenReply) && t.last_index == kIdxSyn) ||
+       (!(e.status & kStAssured) && t.last_index == kIdxAck)) &&
+      s.ack == t.last_end) {
+    return RstCheck::SkipWindow;  // RST to a SYN/ACK we let through while out of sync
+  }
+  if (old_state == kTcpSynSent && t.last_index == kIdxAck && t.last_dir == 1 &&
+      s.seq == t.last_ack) {
+    return RstCheck::SkipWindow;  // RST answering a challenge ACK
+  }
+  return RstCheck::Window;
+}
+
+}  // namespace
+
+bool tcp_flags_valid(uint8_t flags) {
+  return flag_combo_valid(uint8_t(flags & ~(kTcpEce | kTcpCwr | kTcpPsh)));
+}
+
+TcpIndex tcp_index(uint8_t f) {
+  if (f & kTcpRst) return kIdxRst;
+  if (f & kTcpSyn) return (f & kTcpAck) ? kIdxSynAck : kIdxSyn;
+  if (f & kTcpFin) return kIdxFin;
+  if (f & kTcpAck) return kIdxAck;
+  return kIdxNone;
+}
+
+bool tcp_header_valid(const Decoded& d) {
+  if (d.tcp_doff < 20 || d.ip_end < d.l4_off) return false;
+  return uint32_t(d.ip_end - d.l4_off) >= d.tcp_doff && tcp_flags_valid(d.tcp_flags);
+}
+
+bool tcp_segment(const Decoded& d, std::span<const uint8_t> frame, TcpSegment& out) {
+  if (d.tcp_doff < 20 || std::size_t(d.l4_off) + d.tcp_doff > frame.size() ||
+      d.ip_end < d.l4_off + d.tcp_doff)
+    return false;
+  out.seq = d.tcp_seq;
+  out.ack = d.tcp_ack;
+  out.win = d.tcp_window;
+  out.flags = d.tcp_flags;
+  out.payload_len = uint32_t(d.ip_end - d.l4_off - d.tcp_doff);
+  out.options = frame.subspan(d.l4_off + 20, d.tcp_doff - 20);
+  return true;
+}
+
+bool tcp_can_create(const TcpSegment& s, bool loose) {
+  const uint8_t ns = kTransitions[0][tcp_index(s.flags)][kTcpNone];
+  if (ns >= kTcpStateCount) return false;
+  return ns == kTcpSynSent || loose;
+}
+
+void tcp_new(CtEntry& e, const TcpSegment& s) {
+  TcpTrack& t = e.l4.tcp;
+  t = TcpTrack{};
+  const uint32_t end = seg_end(s);
+  t.td_end[0] = end;
+  t.td_maxwin[0] = s.win == 0 ? 1 : s.win;
+  if (kTransitions[0][tcp_index(s.flags)][kTcpNone] == kTcpSynSent) {
+    t.td_maxend[0] = end;
+    parse_options(s.options, t.td_scale[0], t.flags[0]);
+  } else {
+    // Mid-stream pickup: the window scale is unknown, so check windows liberally.
+    t.td_maxend[0] = end + t.td_maxwin[0];
+    t.flags[0] = t.flags[1] = kTcpFlagSackPerm | kTcpFlagBeLiberal;
+  }
+  t.last_index = kIdxNone;
+  e.tcp_state = kTcpNone;
+}
+
+TcpAction tcp_packet(CtEntry& e, bool reply, const TcpSegment& s, const CtConfig& cfg,
+                     uint64_t now_ns) {
+  TcpTrack& t = e.l4.tcp;
+  const int dir = reply ? 1 : 0;
+  const TcpIndex index = tcp_index(s.flags);
+  uint8_t old_state = e.tcp_state;
+  uint8_t new_state = kTransitions[dir][index][old_state];
+  bool check_window = true;
+
+  switch (new_state) {
+    case sSS:
+      if (old_state < kTcpTimeWait) break;
+      // SYN on a closed/aborted flow: the endpoints have moved on to a new connection.
+      if (((t.flags[dir] | t.flags[!dir]) & kTcpFlagCloseInit) ||
+          (t.last_dir == dir && t.last_index == kIdxRst))
+        return TcpAction::Repeat;
+      [[fallthrough]];
+    case sIG: {
+      if (index == kIdxSynAck && t.last_index == kIdxSyn && t.last_dir != dir &&
+          s.ack == t.last_end) {
+        // This SYN/ACK answers a SYN we ignored: the endpoints are in sync and we are
+        // not. Resynchronise from what we noted about that SYN.
+        old_state = kTcpSynSent;
+        new_state = kTcpSynRecv;
+        const int ld = t.last_dir;
+        t.td_end[ld] = t.td_maxend[ld] = t.last_end;
+        t.td_maxwin[ld] = t.last_win == 0 ? 1 : t.last_win;
+        t.td_scale[ld] = t.last_wscale;
+        t.last_flags &= uint8_t(~kExpChallengeAck);
+        t.flags[ld] = t.last_flags;
+        t.td_end[dir] = t.td_maxend[dir] = t.td_maxwin[dir] = t.td_maxack[dir] = 0;
+        t.td_scale[dir] = 0;
+        t.flags[dir] &= kTcpFlagBeLiberal;
+        break;
+      }
+      t.last_index = index;
+      t.last_dir = uint8_t(dir);
+      t.last_seq = s.seq;
+      t.last_end = seg_end(s);
+      t.last_win = s.win;
+      if (index == kIdxSyn && dir == 0) {
+        // Note the SYN's options in case the peer answers it (see above).
+        uint8_t scale = 0, fl = 0;
+        parse_options(s.options, scale, fl);
+        t.last_flags = 0;
+        t.last_wscale = 0;
+        if (fl & kTcpFlagWindowScale) {
+          t.last_flags |= kTcpFlagWindowScale;
+          t.last_wscale = scale;
+        }
+        if (fl & kTcpFlagSackPerm) t.last_flags |= kTcpFlagSackPerm;
+        // RFC 5961: the answer may be a challenge ACK, not the ACK of our last FIN.
+        if (old_state == kTcpLastAck) t.last_flags |= kExpChallengeAck;
+      }
+      if (old_state == kTcpSynSent && index == kIdxAck && dir == 1) t.last_ack = s.ack;
+      return TcpAction::Accept;  // ignored: no state change, no refresh
+    }
+    case sIV:
+      return TcpAction::Invalid;
+    case sTW:
+      if (old_state == kTcpLastAck && index == kIdxAck && t.last_dir != dir &&
+          t.last_index == kIdxSyn && (t.last_flags & kExpChallengeAck)) {
+        t.last_flags &= uint8_t(~kExpChallengeAck);
+        return TcpAction::Accept;  // a challenge ACK, not the last ACK
+      }
+      break;
+    case sS2:
+      t.last_flags |= kSimultaneousOpen;
+      break;
+    case sSR:
+      if (dir == 1 && index == kIdxAck && (t.last_flags & kSimultaneousOpen)) new_state = sES;
+      break;
+    case sCL:
+      if (index != kIdxRst) break;
+      switch (check_rst(e, dir, old_state, new_state, s)) {
+        case RstCheck::Invalid: return TcpAction::Invalid;
+        case RstCheck::SkipWindow: check_window = false; break;
+        case RstCheck::Window: break;
+      }
+      break;
+    default:
+      break;
+  }
+
+  if (check_window) {
+    switch (in_window(t, e.tcp_state, dir, index, s, cfg.tcp_be_liberal)) {
+      case WinResult::Ignore:
+        return TcpAction::Accept;
+      case WinResult::Invalid:
+        handle_invalid(e, dir, index, cfg, now_ns);
+        return TcpAction::Invalid;
+      case WinResult::Accept:
+        break;
+    }
+  }
+
+  t.last_index = index;
+  t.last_dir = uint8_t(dir);
+  e.tcp_state = new_state;
+  if (old_state != new_state && new_state == kTcpFinWait) t.flags[dir] |= kTcpFlagCloseInit;
+
+  const CtTimeouts& to = cfg.timeouts;
+  const uint32_t st = state_timeout(to, new_state);
+  uint32_t timeout;
+  if (t.retrans >= kTcpMaxRetransCount && st > to.tcp_max_retrans)
+    timeout = to.tcp_max_retrans;
+  else if (index == kIdxRst)
+    timeout = to.tcp_close;
+  else if (((t.flags[0] | t.flags[1]) & kTcpFlagDataUnacked) && st > to.tcp_unacknowledged)
+    timeout = to.tcp_unacknowledged;
+  else if (t.last_win == 0 && st > to.tcp_max_retrans)
+    timeout = to.tcp_max_retrans;
+  else
+    timeout = st;
+
+  if (!(e.status & kStSeenReply)) {
+    // Only a RST came back (or none yet): no connection worth keeping.
+    if (s.flags & kTcpRst) return TcpAction::AcceptKill;
+    // A retransmitted SYN must not keep a half-open entry alive forever.
+    if (index == kIdxSyn && old_state == kTcpSynSent) return TcpAction::Accept;
+    // Picked up mid-stream and never answered: don't hold it for days.
+    if (new_state == kTcpEstablished && timeout > to.tcp_unacknowledged)
+      timeout = to.tcp_unacknowledged;
+  } else if (!(e.status & kStAssured) &&
+             (old_state == kTcpSynRecv || old_state == kTcpEstablished) &&
+             new_state == kTcpEstablished) {
+    e.status |= kStAssured;
+  }
+  e.expires_ns = now_ns + uint64_t{timeout} * kNsPerSec;
+  return TcpAction::Accept;
+}
+
+const char* tcp_state_name(uint8_t state) {
+  static constexpr const char* kNames[] = {"NONE",      "SYN_SENT",   "SYN_RECV", "ESTABLISHED",
+                                           "FIN_WAIT",  "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT",
+                                           "CLOSE",     "SYN_SENT2"};
+  return state < kTcpStateCount ? kNames[state] : "NONE";
+}
+
+}  // namespace tapwall::ct

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Replays one kernel-recorded golden case through `tapwall replay` and asserts that tapwall
+delivers every input frame to exactly the ports the kernel delivered it to.
+
+A case directory (recorded by tools/golden/record.sh from a real br0 + br_netfilter +
+iptables setup) holds: case.json (ports), rules.v4 [rules.v6], in-<port>.pcap (what entered
+the bridge on each port) and expected.jsonl ({"in","n","to"} per ingress frame: where the
+kernel delivered it). differences.json lists the frames where tapwall deliberately differs
+from the kernel, each with the result tapwall must give and why; those are asserted too,
+and a listed difference that no longer differs from the kernel fails the test (stale list).
+
+usage: check_golden.py --tapwall BINARY CASE_DIR [--keep DIR]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def load_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def replay(tapwall, case, desc, out_dir):
+    uplink, vms, hosts = desc["uplink"], desc["vm"], desc.get("host", [])
+    verdicts = os.path.join(out_dir, "verdicts.jsonl")
+    cmd = [tapwall, "replay", "--rules", os.path.join(case, "rules.v4"),
+           "--uplink", uplink, "--verdicts", verdicts,
+           "--drops", os.path.join(out_dir, "drops.pcapng")]
+    if os.path.exists(os.path.join(case, "rules.v6")):
+        cmd += ["--rules6", os.path.join(case, "rules.v6")]
+    for v in vms:
+        cmd += ["--vm", v]
+    for h in hosts:
+        cmd += ["--host-port", h]
+    for p in [uplink] + vms + hosts:
+        pcap = os.path.join(case, f"in-{p}.pcap")
+        if os.path.exists(pcap):
+            cmd += ["--in", f"{p}={pcap}"]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"tapwall replay failed ({run.returncode}): {run.stderr}")
+    return {(v["in"], v["n"]): v for v in load_jsonl(verdicts)}
+
+
+def compare(expected, got, diffs):
+    failures = []
+    if len(got) != len(expected):
+        failures.append(f"tapwall gave {len(got)} verdicts for {len(expected)} kernel frames")
+    for e in expected:
+        key = (e["in"], e["n"])
+        what = e.get("what", "")
+        v = got.get(key)
+        if v is None:
+            failures.append(f"{key} {what}: no verdict from tapwall")
+            continue
+        kernel_to, tapwall_to = sorted(e["to"]), sorted(v["to"])
+        detail = f"(reason {v['reason']}, rule {v['rule']}, ct {v['ct']})"
+        if key in diffs:
+            want = sorted(diffs[key]["to"])
+            if want == kernel_to:
+                failures.append(f"{key} {what}: listed as a difference, but the kernel gives the same {want}")
+            if tapwall_to != want:
+                failures.append(f"{key} {what}: intended difference: want {want}, tapwall {tapwall_to} {detail}")
+        elif tapwall_to != kernel_to:
+            failures.append(f"{key} {what}: kernel {kernel_to}, tapwall {tapwall_to} {detail}")
+    for key in diffs:
+        if key not in got:
+            failures.append(f"{key}: a listed difference names no frame")
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tapwall", required=True)
+    ap.add_argument("case")
+    ap.add_argument("--keep", help="keep tapwall's verdicts and drops here")
+    args = ap.parse_args()
+    with open(os.path.join(args.case, "case.json")) as f:
+        desc = json.load(f)
+    out_dir = args.keep or tempfile.mkdtemp(prefix="tapwall-golden-")
+    os.makedirs(out_dir, exist_ok=True)
+    got = replay(args.tapwall, args.case, desc, out_dir)
+    expected = load_jsonl(os.path.join(args.case, "expected.jsonl"))
+    diffs = {}
+    dpath = os.path.join(args.case, "differences.json")
+    if os.path.exists(dpath):
+        with open(dpath) as f:
+            diffs = {(d["in"], d["n"]): d for d in json.load(f)}
+    failures = compare(expected, got, diffs)
+    if failures:
+        print(f"{args.case}: {len(failures)} mismatches", file=sys.stderr)
+        for line in failures:
+            print("  " + line, file=sys.stderr)
+        return 1
+    print(f"{args.case}: {len(expected) - len(diffs)} frames agree with the kernel, "
+          f"{len(diffs)} intended differences hold")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
