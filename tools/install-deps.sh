@@ -8,7 +8,7 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config
   libpcap-dev libboost-dev libboost-system-dev libspdlog-dev libfmt-dev
-  libbenchmark-dev libgtest-dev libgmock-dev
+  libbenchmark-dev libgtest-dev libgmock-dev nlohmann-json3-dev
   # namespace labs, golden recording, end-to-end tests
   iproute2 iptables ethtool iputils-ping tcpdump tshark python3 python3-scapy
   netcat-openbsd kmod

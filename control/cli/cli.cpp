@@ -5,7 +5,7 @@
 #include <string>
 
 #include "args.hpp"
-#include "policy_loader.hpp"
+#include "tapwall/policy_loader.hpp"
 
 namespace tapwall::control {
 
@@ -16,6 +16,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  replay   run pcap/pcapng captures through the bridge engine (tapwall replay --help)\n"
     "  check    parse and compile a rules file, print the compiled chains\n"
+    "  run      run the bridge in place of br0 (tapwall run --help)\n"
+    "  ctl      query or steer a running bridge (tapwall ctl --help)\n"
     "  help     this text\n"
     "exit codes: 0 ok, 1 failure, 2 usage, 3 bad rules, 4 no such interface, 5 permission,\n"
     "            6 file cannot be opened\n";
@@ -69,6 +71,8 @@ int cli_main(int argc, char** argv) {
   std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "replay") return replay_main(argc, argv);
   if (cmd == "check") return check_main(argc, argv);
+  if (cmd == "run") return run_main(argc, argv);
+  if (cmd == "ctl") return ctl_main(argc, argv);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;
     return kExitOk;

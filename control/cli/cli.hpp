@@ -1,24 +1,15 @@
-// Command-line entry: `tapwall <command> [options]`.
-// Exit codes (documented in the README): 0 ok; 1 runtime failure; 2 usage error;
-// 3 rules file does not parse or compile; 4 interface missing; 5 permission denied;
-// 6 an input or output file cannot be opened.
+// Command-line entry: `tapwall <command> [options]`; exit codes in tapwall/exit_codes.hpp.
 // Thread-safety: called once from main.
 #pragma once
 
-namespace tapwall::control {
+#include "tapwall/exit_codes.hpp"
 
-enum ExitCode : int {
-  kExitOk = 0,
-  kExitFailure = 1,
-  kExitUsage = 2,
-  kExitBadRules = 3,
-  kExitNoInterface = 4,
-  kExitPermission = 5,
-  kExitFile = 6,
-};
+namespace tapwall::control {
 
 int cli_main(int argc, char** argv);
 int replay_main(int argc, char** argv);
 int check_main(int argc, char** argv);
+int run_main(int argc, char** argv);
+int ctl_main(int argc, char** argv);
 
 }  // namespace tapwall::control

@@ -10,8 +10,8 @@
 
 #include "args.hpp"
 #include "cli.hpp"
-#include "outcome_format.hpp"
-#include "policy_loader.hpp"
+#include "tapwall/outcome_format.hpp"
+#include "tapwall/policy_loader.hpp"
 #include "tapwall/capture_file.hpp"
 #include "tapwall/engine.hpp"
 

@@ -10,6 +10,7 @@
 // Thread-safety: not thread-safe; one owner.
 #include "tapwall/conntrack.hpp"
 
+#include <cassert>
 #include <random>
 
 #include "ct_table.hpp"
@@ -91,18 +92,25 @@ struct Conntrack::Impl {
     pending = kNoCtEntry;
   }
 
+  // The tuple's hash: the one prepare() computed, else computed here.
+  uint64_t hash_of(const CtTuple& t, const CtLookup* lk) const {
+    if (lk == nullptr || !lk->valid) return table.hash(t);
+    assert(lk->hash == table.hash(t) && "CtLookup prepared from another packet");
+    return lk->hash;
+  }
+
   CtResult track_tcp(const Decoded& d, std::span<const uint8_t> frame, uint64_t now,
-                     bool verify);
+                     bool verify, const CtLookup* lk);
   CtResult track_udp(const Decoded& d, std::span<const uint8_t> frame, uint64_t now,
-                     bool verify);
+                     bool verify, const CtLookup* lk);
   CtResult track_icmp(const Decoded& d, std::span<const uint8_t> frame, uint64_t now,
                       bool verify);
-  CtResult track_generic(const Decoded& d, uint64_t now);
+  CtResult track_generic(const Decoded& d, uint64_t now, const CtLookup* lk);
   CtResult related(const Decoded& d, uint64_t now);
 };
 
 CtResult Conntrack::Impl::track_tcp(const Decoded& d, std::span<const uint8_t> frame,
-                                    uint64_t now, bool verify) {
+                                    uint64_t now, bool verify, const CtLookup* lk) {
   TcpSegment s;
   if (!d.l4_ok || !tcp_header_valid(d) || !tcp_segment(d, frame, s)) return invalid();
   if (verify && !l4_checksum_ok(d, frame)) return invalid();
@@ -112,7 +120,7 @@ CtResult Conntrack::Impl::track_tcp(const Decoded& d, std::span<const uint8_t> f
   t.sport = d.sport;
   t.dport = d.dport;
   t.proto = kProtoTcp;
-  const uint64_t h = table.hash(t);
+  const uint64_t h = hash_of(t, lk);
   bool reply = false;
   uint32_t id = table.find(t, h, now, reply);
   if (id != kNoCtEntry) {
@@ -145,7 +153,7 @@ CtResult Conntrack::Impl::track_tcp(const Decoded& d, std::span<const uint8_t> f
 }
 
 CtResult Conntrack::Impl::track_udp(const Decoded& d, std::span<const uint8_t> frame,
-                                    uint64_t now, bool verify) {
+                                    uint64_t now, bool verify, const CtLookup* lk) {
   if (!d.l4_ok || !udp_valid(d, frame, verify)) return invalid();
   CtTuple t;
   t.src = d.src_ip;
@@ -153,7 +161,7 @@ CtResult Conntrack::Impl::track_udp(const Decoded& d, std::span<const uint8_t> f
   t.sport = d.sport;
   t.dport = d.dport;
   t.proto = kProtoUdp;
-  const uint64_t h = table.hash(t);
+  const uint64_t h = hash_of(t, lk);
   bool reply = false;
   uint32_t id = table.find(t, h, now, reply);
   const bool created = id == kNoCtEntry;
@@ -215,12 +223,12 @@ CtResult Conntrack::Impl::track_icmp(const Decoded& d, std::span<const uint8_t> 
   return finish(id, reply, created, d);
 }
 
-CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now) {
+CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now, const CtLookup* lk) {
   CtTuple t;
   t.src = d.src_ip;
   t.dst = d.dst_ip;
   t.proto = d.ip_proto;
-  const uint64_t h = table.hash(t);
+  const uint64_t h = hash_of(t, lk);
   bool reply = false;
   uint32_t id = table.find(t, h, now, reply);
   const bool created = id == kNoCtEntry;
@@ -236,7 +244,7 @@ Conntrack::Conntrack(const CtConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {
 Conntrack::~Conntrack() = default;
 
 CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,
-                          bool csum_partial) {
+                          bool csum_partial, const CtLookup* lk) {
   Impl& m = *impl_;
   m.drop_pending();
   const bool tight = m.table.size() + m.table.capacity() / 8 >= m.table.capacity();
@@ -248,9 +256,9 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
   const bool verify = m.cfg.checksum && !csum_partial;
   switch (d.ip_proto) {
     case kProtoTcp:
-      return m.track_tcp(d, frame, now_ns, verify);
+      return m.track_tcp(d, frame, now_ns, verify, lk);
     case kProtoUdp:
-      return m.track_udp(d, frame, now_ns, verify);
+      return m.track_udp(d, frame, now_ns, verify, lk);
     case kProtoIcmp:
       // ICMP inside IPv6 (or ICMPv6 inside IPv4) is refused by the kernel's trackers.
       if (v6) return m.invalid();
@@ -259,12 +267,14 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
       if (!v6) return m.invalid();
       return m.track_icmp(d, frame, now_ns, verify);
     default:
-      return m.track_generic(d, now_ns);
+      return m.track_generic(d, now_ns, lk);
   }
 }
 
-void Conntrack::prefetch(const Decoded& d) const {
+void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {
+  lk.valid = false;
   if ((d.l3 != L3Kind::Ipv4 && d.l3 != L3Kind::Ipv6) || d.is_fragment) return;
+  // The same tuple track_tcp/track_udp/track_generic build.
   CtTuple t;
   t.src = d.src_ip;
   t.dst = d.dst_ip;
@@ -275,8 +285,21 @@ void Conntrack::prefetch(const Decoded& d) const {
   } else if (is_icmp_proto(d.ip_proto)) {
     return;  // keyed by type: not worth classifying twice
   }
-  impl_->table.prefetch(impl_->table.hash(t));
+  lk.hash = impl_->table.hash(t);
+  lk.valid = true;
+  impl_->table.prefetch(lk.hash);
 }
+
+void Conntrack::prefetch_entry(const CtLookup& lk) const {
+  if (lk.valid) impl_->table.prefetch_entries(lk.hash);
+}
+
+void Conntrack::prefetch(const Decoded& d) const {
+  CtLookup lk;
+  prepare(d, lk);
+}
+
+void Conntrack::clear_verdict_caches() { impl_->table.clear_verdict_caches(); }
 
 void Conntrack::confirm(const CtResult& r, bool accepted) {
   Impl& m = *impl_;

@@ -7,7 +7,9 @@
 // signature, entry id * 2 + direction). Each tuple may sit in one of two buckets
 // (partial-key cuckoo: the alternative bucket is derived from the signature), so a lookup
 // reads at most two index lines plus the matching entry. The index has 4 slots per entry
-// (load <= 50%), so an insert almost never needs to move anything.
+// (load <= 50%), so an insert almost never needs to move anything. A tuple goes to its
+// primary bucket unless that is full, so a hit nearly always costs one index line, and a
+// batch can prefetch just that line.
 // Invariants: an in-use entry has exactly two index slots (original, reply); a free entry
 // has none and is on the free list; capacity never changes.
 // Thread-safety: not thread-safe; one owner.
@@ -29,8 +31,13 @@ class CtTable {
   CtTable(uint32_t capacity, uint64_t seed, CtStats& stats);
 
   uint64_t hash(const CtTuple& t) const { return ct_hash(t, seed_); }
-  // Hint the index lines of a tuple into cache (batch processing).
+  // Hint the tuple's primary index line into cache (batch processing, stage 1).
   void prefetch(uint64_t h) const;
+  // Stage 2: read the primary line and hint the entries (both lines) and counters whose
+  // signature matches; if none does, hint the alternative line instead.
+  void prefetch_entries(uint64_t h) const;
+  // Empty every entry's verdict cache slots.
+  void clear_verdict_caches();
 
   // The live entry whose original or reply tuple is `t`, or kNoCtEntry. Sets `reply` to
   // the direction matched. An expired entry it meets is freed (counted as expired).
@@ -75,6 +82,9 @@ class CtTable {
     // Symmetric: alt(alt(b)) == b. The "| 1" keeps the two choices distinct.
     return (b ^ ((sig * 0x5bd1e995u) | 1u)) & mask_;
   }
+  // Slots of `bk` whose signature is `sig` (bit i = slot i); empty slots have signature 0
+  // and ref kEmpty, so callers still check ref.
+  static uint32_t sig_matches(const Bucket& bk, uint32_t sig);
   bool index_add(uint64_t h, uint32_t ref);
   void index_del(uint64_t h, uint32_t ref);
   uint32_t early_drop(uint64_t h, uint64_t now_ns);

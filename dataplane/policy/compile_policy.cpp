@@ -181,6 +181,9 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
     if (auto err = lower_rule(*rule_src[i], i, cx, cons, fm.aux)) return err;
   fm.nbits = cx.next_aux_bit;
   fm.words = (fm.nbits + 63) / 64;
+  fm.aux_word_begin.assign(fm.words + 1, 0);
+  for (const EitherAux& a : fm.aux) ++fm.aux_word_begin[a.rule_bit / 64 + 1];
+  for (uint32_t w = 0; w < fm.words; ++w) fm.aux_word_begin[w + 1] += fm.aux_word_begin[w];
 
   // Partition and build lookups.
   static constexpr bool kHasAbsent[kDimCount] = {false, false, false, true, true, true,
@@ -259,6 +262,14 @@ std::size_t CompiledPolicy::rule_count() const { return impl_->infos.size(); }
 const RuleInfo& CompiledPolicy::rule(int32_t id) const { return impl_->infos.at(std::size_t(id)); }
 const RuleCounter& CompiledPolicy::counter(int32_t id) const {
   return impl_->counters[std::size_t(id)];
+}
+
+void CompiledPolicy::count_path(const PolicyPath& path, uint64_t packets, uint64_t bytes) const {
+  RuleCounter* counters = impl_->counters.get();
+  for (uint32_t i = 0; i < path.len; ++i) {
+    counters[path.ids[i]].packets.fetch_add(packets, std::memory_order_relaxed);
+    counters[path.ids[i]].bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
 }
 bool CompiledPolicy::filters(Family f) const { return impl_->has[int(f)]; }
 

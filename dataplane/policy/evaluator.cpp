@@ -1,9 +1,10 @@
 // PolicyEvaluator: per-worker judgement of one packet for one egress port.
 // Hot path: 12 class lookups (policy_impl.hpp) form the memo key; a 2-way set-associative
 // memo maps it to the decision and the ids of the rules to count. A hit costs the lookups,
-// one probe and the counter updates, independent of the rule count. A miss ANDs the
-// class bitsets (skipping dimensions whose class constrains nothing), resolves
-// `--ports` (either) rules from the port classes, then walks the chains over set bits only.
+// one probe and the counter updates, independent of the rule count. A miss walks the
+// chains over set bits of the matching-rule bitset, computing each bitset word on first
+// use as the AND of the packet's class bitsets (skipping dimensions whose class constrains
+// nothing) and resolving `--ports` (either) rules from the port classes.
 // Invariants: the memo belongs to one CompiledPolicy (the evaluator's), so entries never go
 // stale; a decision whose counted path exceeds kMaxPath rules is not memoized (it is still
 // decided and counted correctly, only recomputed each time).
@@ -22,6 +23,7 @@ namespace {
 // One cache line per entry: the memo competes with the class tables for L2, and its
 // footprint, not the rule count, is what a warm new-flow judgement pays for.
 constexpr uint32_t kMaxPath = 7;
+static_assert(kMaxPath <= kMaxPolicyPath, "a memoized path must fit a PolicyPath");
 constexpr std::size_t kSets = 4096;  // x 2 ways x 64 bytes = 512 KiB per worker
 
 struct alignas(64) MemoEntry {
@@ -86,27 +88,69 @@ void compute_key(const FamilyMatcher& fm, int fi, const PolicyQuery& q, uint32_t
   key[kDimFrag] = fm.frag.lookup(p.is_fragment && p.frag_offset != 0);
 }
 
-// First set bit in [pos, end), or end.
-inline uint32_t next_set(const uint64_t* m, uint32_t pos, uint32_t end) {
-  while (pos < end) {
-    uint64_t w = m[pos / 64] >> (pos % 64);
-    if (w) {
-      uint32_t r = pos + uint32_t(std::countr_zero(w));
-      return r < end ? r : end;
-    }
-    pos = (pos / 64 + 1) * 64;
+// The matching-rule bitset of one packet, computed a word at a time on first use: a walk
+// touches only the words of the chains it visits (FORWARD and the few chains it jumps to),
+// so a memo miss costs O(visited rules / 64 x constrained dimensions), not O(all rules).
+class MatchWords {
+ public:
+  MatchWords(const FamilyMatcher& fm, const uint32_t* key, uint64_t* words, uint32_t* stamp,
+             uint32_t epoch)
+      : fm_(fm), words_(words), stamp_(stamp), epoch_(epoch) {
+    for (int d = 0; d < kDimCount; ++d)
+      if (!fm.dims[d].all_ones[key[d]]) active_[nactive_++] = fm.dims[d].class_bits(key[d]);
+    sport_ = fm.dims[kDimSport].class_bits(key[kDimSport]);
+    dport_ = fm.dims[kDimDport].class_bits(key[kDimDport]);
   }
-  return end;
-}
+
+  uint64_t word(uint32_t w) {
+    if (stamp_[w] == epoch_) return words_[w];
+    uint64_t v = ~uint64_t{0};
+    for (int i = 0; i < nactive_; ++i) v &= active_[i][w];
+    for (uint32_t k = fm_.aux_word_begin[w]; k < fm_.aux_word_begin[w + 1]; ++k) {
+      const EitherAux& a = fm_.aux[k];
+      bool in = ((sport_[a.aux_bit / 64] | dport_[a.aux_bit / 64]) >> (a.aux_bit % 64)) & 1;
+      if (in == a.negated) v &= ~(uint64_t{1} << (a.rule_bit % 64));
+    }
+    stamp_[w] = epoch_;
+    return words_[w] = v;
+  }
+
+  // First set bit in [pos, end), or end.
+  uint32_t next_set(uint32_t pos, uint32_t end) {
+    while (pos < end) {
+      uint64_t w = word(pos / 64) >> (pos % 64);
+      if (w) {
+        uint32_t r = pos + uint32_t(std::countr_zero(w));
+        return r < end ? r : end;
+      }
+      pos = (pos / 64 + 1) * 64;
+    }
+    return end;
+  }
+
+ private:
+  const FamilyMatcher& fm_;
+  uint64_t* words_;
+  uint32_t* stamp_;
+  uint32_t epoch_;
+  const uint64_t* active_[kDimCount];
+  int nactive_ = 0;
+  const uint64_t* sport_;
+  const uint64_t* dport_;
+};
 
 }  // namespace
 
 struct PolicyEvaluator::Cache {
   std::vector<MemoEntry> entries;
   std::vector<uint64_t> m;
+  std::vector<uint32_t> stamp;  // m[w] is valid for this miss when stamp[w] == epoch
+  uint32_t epoch = 0;
   std::vector<Frame> stack;
   MemoStats stats;
   bool enabled = true;
+  bool counting = true;  // false inside decide()
+  PolicyPath* path_out = nullptr;  // set inside judge(q, path)
 };
 
 PolicyEvaluator::PolicyEvaluator(std::shared_ptr<const CompiledPolicy> policy)
@@ -120,6 +164,7 @@ PolicyEvaluator::PolicyEvaluator(std::shared_ptr<const CompiledPolicy> policy)
     chains = std::max(chains, fm.chains.size());
   }
   cache_->m.resize(words);
+  cache_->stamp.assign(words, 0);
   cache_->stack.resize(chains);
 }
 
@@ -128,7 +173,22 @@ PolicyEvaluator::PolicyEvaluator(PolicyEvaluator&&) noexcept = default;
 PolicyEvaluator& PolicyEvaluator::operator=(PolicyEvaluator&&) noexcept = default;
 
 MemoStats PolicyEvaluator::memo_stats() const { return cache_->stats; }
+
+PolicyDecision PolicyEvaluator::decide(const PolicyQuery& q) {
+  cache_->counting = false;
+  PolicyDecision d = judge(q);
+  cache_->counting = true;
+  return d;
+}
 void PolicyEvaluator::set_memo_enabled(bool on) { cache_->enabled = on; }
+
+PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q, PolicyPath& path) {
+  path = PolicyPath{};  // stays incomplete if judge() returns before a chain walk
+  cache_->path_out = &path;
+  PolicyDecision d = judge(q);
+  cache_->path_out = nullptr;
+  return d;
+}
 
 PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   const Decoded& p = *q.pkt;
@@ -140,7 +200,9 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   const FamilyMatcher& fm = im.fam[fi];
   if (!fm.present) return PolicyDecision{};
   RuleCounter* counters = im.counters.get();
+  const bool counting = cache_->counting;
   auto count = [&](int32_t id) {
+    if (!counting) return;
     counters[id].packets.fetch_add(1, std::memory_order_relaxed);
     counters[id].bytes.fetch_add(q.bytes, std::memory_order_relaxed);
   };
@@ -148,8 +210,16 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   uint32_t key[kDimCount];
   compute_key(fm, fi, q, key);
   const bool memo = cache_->enabled && fm.memo_ok;
-  uint64_t packed[kMemoKeyWords] = {};
-  for (int d = 0; d < kDimCount; ++d) packed[fm.key_word[d]] |= uint64_t(key[d]) << fm.key_shift[d];
+  // Pack in registers (a store per dimension into an indexed array stalls on forwarding).
+  uint64_t k0 = 0, k1 = 0, k2 = 0;
+  for (int d = 0; d < kDimCount; ++d) {
+    const uint64_t v = uint64_t(key[d]) << fm.key_shift[d];
+    const uint8_t w = fm.key_word[d];
+    k0 |= w == 0 ? v : 0;
+    k1 |= w == 1 ? v : 0;
+    k2 |= w == 2 ? v : 0;
+  }
+  const uint64_t packed[kMemoKeyWords] = {k0, k1, k2};
   MemoEntry* set = &cache_->entries[(key_hash(packed, fi) & (kSets - 1)) * 2];
   for (int way = 0; way < 2 && memo; ++way) {
     MemoEntry& e = set[way];
@@ -157,6 +227,11 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
         e.key[2] != packed[2])
       continue;
     for (uint32_t i = 0; i < e.path_len; ++i) count(e.path[i]);
+    if (PolicyPath* out = cache_->path_out) {
+      out->len = e.path_len;
+      std::memcpy(out->ids, e.path, e.path_len * sizeof(int32_t));
+      out->complete = true;
+    }
     PolicyDecision d{bool(e.accept), e.rule, e.reason, e.log_rule};
     if (way == 1) std::swap(set[0], set[1]);  // keep the most recent in way 0
     ++cache_->stats.hits;
@@ -164,26 +239,12 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   }
   ++cache_->stats.misses;
 
-  // Miss: matching rules = AND of the class bitsets.
-  uint64_t* m = cache_->m.data();
-  for (uint32_t w = 0; w < fm.words; ++w) {
-    uint32_t used = std::min<uint32_t>(64, fm.nbits - w * 64);
-    m[w] = used == 64 ? ~uint64_t{0} : (uint64_t{1} << used) - 1;
+  // Miss: matching rules = AND of the class bitsets, computed lazily per word.
+  if (++cache_->epoch == 0) {  // wrapped: forget every stamp
+    std::fill(cache_->stamp.begin(), cache_->stamp.end(), 0u);
+    cache_->epoch = 1;
   }
-  for (int d = 0; d < kDimCount; ++d) {
-    const Partition& part = fm.dims[d];
-    if (part.all_ones[key[d]]) continue;
-    const uint64_t* b = part.class_bits(key[d]);
-    for (uint32_t w = 0; w < fm.words; ++w) m[w] &= b[w];
-  }
-  if (!fm.aux.empty()) {
-    const uint64_t* s = fm.dims[kDimSport].class_bits(key[kDimSport]);
-    const uint64_t* dp = fm.dims[kDimDport].class_bits(key[kDimDport]);
-    for (const EitherAux& a : fm.aux) {
-      bool in = ((s[a.aux_bit / 64] | dp[a.aux_bit / 64]) >> (a.aux_bit % 64)) & 1;
-      if (in == a.negated) m[a.rule_bit / 64] &= ~(uint64_t{1} << (a.rule_bit % 64));
-    }
-  }
+  MatchWords m(fm, key, cache_->m.data(), cache_->stamp.data(), cache_->epoch);
 
   // Walk the chains over matching rules only.
   MemoEntry fresh;
@@ -203,7 +264,7 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   uint32_t pos = fm.chains[chain].begin;
   for (;;) {
     const CChain& c = fm.chains[chain];
-    uint32_t i = next_set(m, pos, c.end);
+    uint32_t i = m.next_set(pos, c.end);
     bool leave = i >= c.end;
     if (!leave) {
       const CRule& r = fm.rules[i];
@@ -251,6 +312,11 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
     pos = stack[depth].pos;
   }
 
+  if (PolicyPath* out = cache_->path_out; out && cacheable) {
+    out->len = fresh.path_len;
+    std::memcpy(out->ids, fresh.path, fresh.path_len * sizeof(int32_t));
+    out->complete = true;
+  }
   if (memo && cacheable) {
     fresh.accept = d.accept;
     fresh.reason = d.reason;

@@ -91,7 +91,8 @@ struct FamilyMatcher {
   std::vector<CRule> rules;
   std::vector<CChain> chains;
   uint32_t forward = 0;
-  std::vector<EitherAux> aux;
+  std::vector<EitherAux> aux;            // sorted by rule_bit
+  std::vector<uint32_t> aux_word_begin;  // aux entries of rule word w: [begin[w], begin[w+1])
   // Memo key packing: class id of dim d goes to key word key_word[d] at bit key_shift[d].
   // memo_ok is false when the class ids do not fit kMemoKeyWords words (never memoized).
   uint8_t key_word[kDimCount] = {};

@@ -54,6 +54,14 @@ struct CtVerdictCache {
   uint8_t pad = 0;
 };
 
+// A packet's lookup key, computed once per frame by prepare() and reused by the later
+// batch stages and track(): the tuple hash is the costliest pure part of a lookup.
+// Only meaningful for the Decoded it was prepared from (track() asserts so in debug).
+struct CtLookup {
+  uint64_t hash = 0;
+  bool valid = false;  // false: not hashable up front (non-IP, fragment, ICMP): track() hashes
+};
+
 struct CtResult {
   CtState state = CtState::None;
   bool reply = false;          // packet travels in the reply direction of its entry
@@ -87,18 +95,28 @@ class Conntrack {
   // Track one packet (decoded; frame = the whole frame for checksum checks).
   // csum_partial: the frame's L4 checksum is known to be unfinished (offload), don't verify.
   // A fragment must not be passed here: pass the reassembled datagram instead.
+  // lk: from prepare(d, lk) for this same `d` (or null): saves hashing the tuple again.
   CtResult track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,
-                 bool csum_partial = false);
+                 bool csum_partial = false, const CtLookup* lk = nullptr);
   // Optional, for batches: start loading the table lines track() will need for `d`, so the
   // memory latency of a batch's lookups overlaps (call for every frame of a batch after
   // decode, then track() each). No effect on results.
   void prefetch(const Decoded& d) const;
+  // The same, in two stages with the hash kept: prepare() hashes `d`'s tuple and starts
+  // loading its index bucket; prefetch_entry(), called once that line has had time to
+  // arrive (after prepare() of the rest of the batch), starts loading the entries (and
+  // their counters) the bucket names for the tuple. Hints only: the table may change in
+  // between (track() of earlier frames) without any effect on results.
+  void prepare(const Decoded& d, CtLookup& lk) const;
+  void prefetch_entry(const CtLookup& lk) const;
 
   // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.
   void confirm(const CtResult& r, bool accepted);
 
   // Verdict cache slot of an entry for one direction (reply = false: original).
   CtVerdictCache& verdict_cache(uint32_t entry, bool reply);
+  // Empty every entry's verdict cache slots (O(capacity); for an owner whose cache tags wrap).
+  void clear_verdict_caches();
 
   // Drop every entry whose timeout passed (also done incrementally inside track()).
   void expire(uint64_t now_ns);

@@ -9,6 +9,15 @@
 // one FrameOutcome, once its fate is final (a fragment when its datagram completes, is
 // dropped, or expires). Frames from/to a Host-role port are not judged by the FORWARD chain
 // (the host's own traffic passes the kernel's INPUT/OUTPUT instead).
+// Batches are pipelined (engine.cpp): every frame of a batch is decoded and hashed first,
+// its table lines prefetched, then frames are decided one by one in arrival order, so the
+// outcome is exactly that of processing them singly.
+// Verdict cache: an ESTABLISHED packet judged for one egress port may reuse the decision
+// cached on its conntrack entry (per direction) when everything the decision depended on
+// is equal: policy (the cache tag changes with every set_policy()), ingress and egress
+// port, ct state, TCP flags and source MAC; the rules the decision counted are then counted
+// again in bulk at the end of process(), so rule counters are exact at batch boundaries.
+// INVALID and RELATED packets are always judged by the policy.
 // Thread-safety: one Engine per worker thread; set_policy() is called on that thread (the
 // control thread hands policies over through PolicySlot).
 #pragma once
@@ -16,6 +25,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -53,7 +63,26 @@ struct PortVerdict {
   DropReason reason = DropReason::None;
 };
 
+// Verdicts for up to kMaxPorts egress ports, of which only [0, n_per) hold values: the rest
+// is left uninitialised on purpose. A frame is nearly always judged for one port, and
+// initialising 32 verdicts per frame cost more than all the rest of its outcome.
+class PortVerdicts {
+ public:
+  PortVerdict& operator[](std::size_t i) { return data()[i]; }
+  const PortVerdict& operator[](std::size_t i) const { return data()[i]; }
+  static constexpr std::size_t size() { return kMaxPorts; }
+
+ private:
+  // Byte storage implicitly creates the (implicit-lifetime) PortVerdict objects.
+  PortVerdict* data() { return std::launder(reinterpret_cast<PortVerdict*>(raw_)); }
+  const PortVerdict* data() const {
+    return std::launder(reinterpret_cast<const PortVerdict*>(raw_));
+  }
+  alignas(PortVerdict) unsigned char raw_[kMaxPorts * sizeof(PortVerdict)];
+};
+
 struct FrameOutcome {
+  FrameOutcome() {}  // user-provided, so value-initialisation does not zero `per`
   uint64_t cookie = 0;
   PortId in = kNoPort;
   uint64_t ts_ns = 0;
@@ -62,7 +91,7 @@ struct FrameOutcome {
   CtState ct = CtState::None;
   DropReason reason = DropReason::None;  // frame-level drop (decode, L2, ct, fragments)
   uint8_t n_per = 0;               // judged egress ports, in port order
-  std::array<PortVerdict, kMaxPorts> per{};
+  PortVerdicts per;                // [0, n_per) are valid
   bool csum_partial = false;
 };
 
@@ -94,11 +123,34 @@ class Engine {
   const Conntrack& conntrack() const { return *ct_; }
   const Defragmenter& defragmenter() const { return *defrag_; }
 
+  // Frames decided together (decode/hash/prefetch stages); larger batches are split.
+  static constexpr std::size_t kPipeline = 32;
+
  private:
-  void process_one(const FrameIn& f, std::vector<FrameOutcome>& out);
+  // A decision as the verdict cache holds it: the key fields a hit must match, the
+  // decision, and the rules it counted (replayed by flush_verdict_counts()).
+  struct VerdictRecord {
+    uint64_t src_mac = 0;
+    PortId in = kNoPort, out = kNoPort;
+    CtState ct = CtState::None;
+    uint8_t tcp_flags = 0;
+    PolicyDecision dec;
+    PolicyPath path;
+  };
+  static constexpr uint32_t kMaxRecords = 1024;      // distinct cached decisions per tag
+  static constexpr uint32_t kRecordSlots = 2 * kMaxRecords;  // intern hash table
+  static constexpr uint16_t kNoSlot = 0xffff;
+
+  void process_one(const FrameIn& f, const Decoded& d, DropReason why, const CtLookup* lk,
+                   std::vector<FrameOutcome>& out);
   PortMask egress_ports(const Decoded& d, PortId in, uint64_t now, DropReason& why);
   void judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, PortMask egress,
-             uint64_t now, bool csum_partial, FrameOutcome& o);
+             uint64_t now, bool csum_partial, FrameOutcome& o, const CtLookup* lk = nullptr,
+             bool cacheable = false);
+  PolicyDecision judge_cached(const PolicyQuery& q, const CtResult& ct);
+  uint32_t intern(const VerdictRecord& r);
+  void flush_verdict_counts();
+  void reset_verdict_cache();
   void finish_datagram(uint32_t dg, DropReason drop, uint64_t now, std::vector<FrameOutcome>& out);
   void record(FrameOutcome& o);
 
@@ -112,6 +164,18 @@ class Engine {
   std::vector<uint32_t> pending_release_;  // datagrams whose outcomes were handed out
   std::vector<std::vector<uint8_t>> expired_bytes_;  // copies of expired fragments
   EngineCounters counters_;
+  // Pipeline scratch, sized once (no allocation per batch).
+  std::unique_ptr<Decoded[]> dec_;
+  std::array<DropReason, kPipeline> why_{};
+  std::array<CtLookup, kPipeline> lk_{};
+  // Verdict cache: entries' slots hold (tag_, record id); records are immutable until the
+  // tag changes (policy swap, or the record table filling up), so a slot never names a
+  // record other than the one written for it.
+  uint32_t vc_tag_ = 1;
+  std::vector<VerdictRecord> records_;
+  std::vector<uint16_t> record_slots_;           // open addressing over records_
+  std::vector<uint64_t> pend_packets_, pend_bytes_;  // per record, counted on cache hits
+  std::vector<uint32_t> pend_dirty_;             // records with pending counts
 };
 
 }  // namespace tapwall

@@ -56,6 +56,17 @@ struct PolicyQuery {
   uint32_t bytes = 0;  // frame length, for byte counters
 };
 
+// The rule ids one judgement counted, in the order it counted them. For a caller that
+// caches a decision (the engine, on the conntrack entry) and must still count every later
+// packet exactly as judge() would: CompiledPolicy::count_path(). complete is false when the
+// path was too long to report; such a decision must not be cached.
+inline constexpr uint32_t kMaxPolicyPath = 7;
+struct PolicyPath {
+  uint8_t len = 0;
+  bool complete = false;
+  int32_t ids[kMaxPolicyPath] = {};
+};
+
 struct PolicyDecision {
   bool accept = true;
   int32_t rule = kNoRule;          // deciding rule or policy pseudo-rule; kNoRule: family unfiltered
@@ -75,6 +86,8 @@ class CompiledPolicy {
   std::size_t rule_count() const;
   const RuleInfo& rule(int32_t id) const;
   const RuleCounter& counter(int32_t id) const;
+  // Count `packets` packets totalling `bytes` bytes on every rule of `path` (relaxed atomics).
+  void count_path(const PolicyPath& path, uint64_t packets, uint64_t bytes) const;
   bool filters(Family f) const;  // a RuleSet was given for this family
   // Human-readable compiled chains with counters, like `iptables -L -v -n` (for `check`).
   void print(std::ostream& os) const;
@@ -101,6 +114,10 @@ class PolicyEvaluator {
 
   // Judge one packet for one egress port and count it on every rule that matched.
   PolicyDecision judge(const PolicyQuery& q);
+  // The same, also reporting the rules it counted (see PolicyPath).
+  PolicyDecision judge(const PolicyQuery& q, PolicyPath& path);
+  // The same decision, counted nowhere (reload dry-runs, what-if queries).
+  PolicyDecision decide(const PolicyQuery& q);
   const CompiledPolicy& policy() const { return *policy_; }
   MemoStats memo_stats() const;
   // Memo on (default) or off: off decides every packet from the class bitsets (the memo-miss

@@ -199,6 +199,44 @@ TEST(LogAndNoTarget, CountAndContinue) {
   EXPECT_EQ(packets(*pol, policy_id(rs, "FORWARD")), 1u);
 }
 
+TEST(Memo, LongPathsAreDecidedAndCountedWithoutMemo) {
+  RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  auto& fwd = chain(rs, "FORWARD").rules;
+  for (int i = 0; i < 10; ++i) fwd.push_back(rule("-A FORWARD", {}, TargetKind::None));
+  fwd.push_back(rule("-A FORWARD -j ACCEPT", {}, TargetKind::Accept));
+  auto pol = compile_ok(&rs, nullptr, two_ports());
+  ASSERT_TRUE(pol);
+  PolicyEvaluator ev(pol);
+  for (int round = 0; round < 2; ++round) {
+    PolicyDecision d = ev.judge(query(tcp4("1.1.1.1", "2.2.2.2", 1, 2), CtState::New, 0, 1));
+    EXPECT_TRUE(d.accept);
+    EXPECT_EQ(d.rule, rule_id(rs, "FORWARD", 10));
+  }
+  for (int i = 0; i <= 10; ++i) EXPECT_EQ(packets(*pol, rule_id(rs, "FORWARD", i)), 2u) << i;
+  EXPECT_EQ(ev.memo_stats().uncacheable, 2u);
+  EXPECT_EQ(ev.memo_stats().hits, 0u);
+}
+
+TEST(Memo, DisabledGivesTheSameDecisionsAndCounts) {
+  RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  chain(rs, "FORWARD").rules = {
+      proto_rule("-A FORWARD -p tcp --dport 80 -j ACCEPT", kProtoTcp, {dport(80, 80)},
+                 TargetKind::Accept)};
+  auto pol = compile_ok(&rs, nullptr, two_ports());
+  ASSERT_TRUE(pol);
+  PolicyEvaluator ev(pol);
+  ev.set_memo_enabled(false);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(ev.judge(query(tcp4("1.1.1.1", "2.2.2.2", 1, 80), CtState::New, 0, 1)).rule,
+              rule_id(rs, "FORWARD", 0));
+    EXPECT_EQ(ev.judge(query(tcp4("1.1.1.1", "2.2.2.2", 1, 81), CtState::New, 0, 1)).rule,
+              policy_id(rs, "FORWARD"));
+  }
+  EXPECT_EQ(packets(*pol, rule_id(rs, "FORWARD", 0)), 3u);
+  EXPECT_EQ(packets(*pol, policy_id(rs, "FORWARD")), 3u);
+  EXPECT_EQ(ev.memo_stats().hits, 0u);
+}
+
 TEST(ChainPolicy, AcceptWithNoRules) {
   RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Accept);
   auto pol = compile_ok(&rs, nullptr, two_ports());

@@ -211,6 +211,8 @@ void run_family(Family fam, uint32_t base_seed, int sets, int packets) {
     auto pol = compile_ok(v4rs, v6rs, ports);
     ASSERT_TRUE(pol) << "seed " << seed;
     PolicyEvaluator ev(pol);
+    PolicyEvaluator no_memo(pol);  // the memo-miss path on every packet
+    no_memo.set_memo_enabled(false);
     policy::ReferenceEvaluator ref(v4rs, v6rs, ports);
     std::vector<uint64_t> before(pol->rule_count());
     for (int p = 0; p < packets; ++p) {
@@ -226,6 +228,9 @@ void run_family(Family fam, uint32_t base_seed, int sets, int packets) {
       dropped += !want.decision.accept;
       std::map<int32_t, uint64_t> want_counts;
       for (int32_t id : want.counted) ++want_counts[id];
+      const PolicyDecision direct = no_memo.judge(q);
+      ASSERT_EQ(direct.rule, want.decision.rule) << "seed " << seed << " packet " << p;
+      ASSERT_EQ(direct.log_rule, want.decision.log_rule) << "seed " << seed << " packet " << p;
       for (int round = 0; round < 2; ++round) {  // miss, then (usually) memo hit
         for (std::size_t i = 0; i < before.size(); ++i)
           before[i] = pol->counter(int32_t(i)).packets.load();

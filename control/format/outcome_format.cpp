@@ -1,5 +1,5 @@
 // Outcome formatting; see outcome_format.hpp.
-#include "outcome_format.hpp"
+#include "tapwall/outcome_format.hpp"
 
 #include <cstdio>
 

@@ -1,5 +1,5 @@
 // Policy loading: parse both families, then compile once.
-#include "policy_loader.hpp"
+#include "tapwall/policy_loader.hpp"
 
 #include <set>
 

@@ -1,0 +1,69 @@
+// `tapwall run`: command-line front of the daemon (control/daemon).
+#include <iostream>
+
+#include "args.hpp"
+#include "cli.hpp"
+#include "tapwall/daemon.hpp"
+
+namespace tapwall::control {
+
+namespace {
+
+constexpr const char* kRunUsage =
+    "usage: tapwall run --uplink IFACE --vm TAP [--vm TAP ...] [--host-port NAME]\n"
+    "                   --rules FILE [--rules6 FILE] [--backend pcap|afpacket]\n"
+    "                   [--drops DIR] [--control PATH] [--metrics [ADDR:]PORT]\n"
+    "                   [--log-level LEVEL] [--no-filter]\n"
+    "Switches frames between the uplink and the VM ports in user space, filtered by the\n"
+    "iptables FORWARD chain of FILE with conntrack, in place of br0 + br_netfilter.\n"
+    "  --uplink IFACE     the LAN interface (eth0), opened directly, set promiscuous and up\n"
+    "  --vm TAP           a VM's tap; created as a persistent tap if it does not exist\n"
+    "  --host-port NAME   a tap tapwall creates and owns for the host's own stack (br0)\n"
+    "  --rules FILE       iptables-save file or iptables script (e.g. /etc/iptables.up.rules)\n"
+    "  --rules6 FILE      ip6tables rules; without it IPv6 is not filtered\n"
+    "  --backend B        pcap (default, portable) or afpacket (TPACKET_V3, faster)\n"
+    "  --drops DIR        write dropped frames to rotating pcapng files in DIR\n"
+    "  --control PATH     control socket (default /run/tapwall.sock; '' disables)\n"
+    "  --log-level L      trace, debug, info (default), warn, error\n"
+    "  --no-filter        forward everything (no policy, no conntrack): a baseline\n"
+    "SIGHUP reloads the rules (a broken file keeps the running policy); SIGINT/SIGTERM stop.\n";
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  Args a;
+  for (auto o : {"--rules", "--rules6", "--backend", "--drops", "--control", "--log-level", "--metrics"})
+    a.option(o);
+  for (auto o : {"--uplink", "--vm", "--host-port"}) a.option(o, true);
+  a.flag("--help");
+  a.flag("--no-filter");
+  if (!a.parse(argc, argv, 2) || !a.positional().empty()) {
+    std::cerr << "tapwall run: "
+              << (a.error().empty() ? "unexpected argument " + a.positional().front() : a.error())
+              << "\n" << kRunUsage;
+    return kExitUsage;
+  }
+  if (a.has("--help")) {
+    std::cout << kRunUsage;
+    return kExitOk;
+  }
+  if (!a.has("--rules") || a.all("--uplink").size() != 1 || a.all("--vm").empty()) {
+    std::cerr << "tapwall run: --rules, one --uplink and at least one --vm are required\n" << kRunUsage;
+    return kExitUsage;
+  }
+  DaemonOptions o;
+  o.uplinks = a.all("--uplink");
+  o.vms = a.all("--vm");
+  o.hosts = a.all("--host-port");
+  o.rules4 = *a.get("--rules");
+  o.rules6 = a.get("--rules6").value_or("");
+  o.backend = a.get("--backend").value_or("pcap");
+  o.drops_dir = a.get("--drops").value_or("");
+  o.control_path = a.get("--control").value_or("/run/tapwall.sock");
+  o.metrics = a.get("--metrics").value_or("");
+  o.log_level = a.get("--log-level").value_or("info");
+  o.filter = !a.has("--no-filter");
+  return run_daemon(o);
+}
+
+}  // namespace tapwall::control

@@ -1,0 +1,169 @@
+// `tapwall run`; see include/tapwall/daemon.hpp.
+// Threads: the calling thread runs the bridge worker (the data path); one Asio thread
+// serves signals and the control socket; the drop recorder has its writer thread.
+#include "tapwall/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <utility>  // before Asio: Boost 1.74 uses std::exchange without it
+#include <boost/asio.hpp>
+#include <thread>
+
+#include "control_server.hpp"
+#include "metrics_server.hpp"
+#include "tapwall/bridge.hpp"
+#include "tapwall/drop_recorder.hpp"
+#include "tapwall/exit_codes.hpp"
+#include "tapwall/policy_loader.hpp"
+#include "tapwall/port.hpp"
+#include "tapwall/outcome_format.hpp"
+
+namespace tapwall::control {
+
+namespace {
+
+int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridge::PortList& out) {
+  for (const PortDesc& d : descs) {
+    PortOptions po;
+    po.name = d.name;
+    po.role = d.role;
+    po.backend = d.role == PortRole::Host    ? PortBackend::Tap
+                 : o.backend == "afpacket" ? PortBackend::AfPacket
+                                           : PortBackend::Pcap;
+    po.create_missing_tap = d.role == PortRole::Vm;  // what `tunctl -t tap0` did
+    auto r = open_port(po);
+    if (auto* e = std::get_if<PortError>(&r)) {
+      spdlog::error("port {}: {}", d.name, e->message);
+      return e->kind == PortError::NoSuchInterface ? kExitNoInterface
+             : e->kind == PortError::Permission    ? kExitPermission
+                                                   : kExitFailure;
+    }
+    auto& port = std::get<std::unique_ptr<Port>>(r);
+    spdlog::info("port {}: {} backend, role {}, mtu {}", d.name,
+                 po.backend == PortBackend::AfPacket ? "afpacket"
+                 : po.backend == PortBackend::Tap    ? "tap"
+                                                     : "pcap",
+                 d.role == PortRole::Uplink ? "uplink" : d.role == PortRole::Vm ? "vm" : "host",
+                 port->mtu());
+    out.push_back(std::move(port));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& o) {
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  if (o.backend != "pcap" && o.backend != "afpacket") {
+    spdlog::error("--backend must be pcap or afpacket, not '{}'", o.backend);
+    return kExitUsage;
+  }
+  if (geteuid() != 0) {
+    spdlog::error("tapwall run needs root (CAP_NET_ADMIN and CAP_NET_RAW) to open interfaces");
+    return kExitPermission;
+  }
+  auto pl = make_port_list(o.uplinks, o.vms, o.hosts);
+  if (auto* e = std::get_if<std::string>(&pl)) {
+    spdlog::error("{}", *e);
+    return kExitUsage;
+  }
+  const auto descs = std::get<std::vector<PortDesc>>(pl);
+  const PolicyFiles files{o.rules4, o.rules6};
+  std::atomic<uint64_t> generation{1};
+  auto loaded = load_policy(files, descs, generation);
+  if (auto* e = std::get_if<ConfigError>(&loaded)) {
+    spdlog::error("{}", e->to_string());
+    return kExitBadRules;
+  }
+  PolicySlot slot;
+  slot.publish(std::get<std::shared_ptr<const CompiledPolicy>>(loaded));
+
+  Bridge::PortList ports;
+  if (int rc = open_ports(descs, o, ports); rc != kExitOk) return rc;
+
+  std::unique_ptr<DropRecorder> drops;
+  if (!o.drops_dir.empty()) {
+    DropRecorderConfig dc;
+    dc.dir = o.drops_dir;
+    drops = std::make_unique<DropRecorder>(dc, descs, &drop_comment);
+    if (std::string err = drops->start(); !err.empty()) {
+      spdlog::error("--drops: {}", err);
+      return kExitFile;
+    }
+  }
+
+  EngineConfig ec;
+  ec.ports = descs;
+  ec.filter = o.filter;
+  ec.conntrack = o.filter;
+  Bridge bridge(std::move(ports), ec, slot, drops.get());
+  std::atomic<bool> stop{false};
+
+  boost::asio::io_context io;
+  auto reload = [&](const std::string& rules4, bool dry_run) -> ReloadResult {
+    PolicyFiles f = files;
+    if (!rules4.empty()) f.rules4 = rules4;
+    uint64_t gen = generation + 1;
+    auto r = load_policy(f, descs, gen);
+    if (auto* e = std::get_if<ConfigError>(&r)) return {false, e->to_string(), nullptr};
+    auto p = std::get<std::shared_ptr<const CompiledPolicy>>(r);
+    if (!dry_run) {
+      generation = gen;
+      slot.publish(p);
+    }
+    return {true, "", p};
+  };
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec2, int sig) {
+        if (ec2) return;
+        if (sig == SIGHUP) {
+          ReloadResult r = reload("", false);
+          if (r.ok)
+            spdlog::info("SIGHUP: rules reloaded (generation {})", generation.load());
+          else
+            spdlog::error("SIGHUP: reload failed, keeping the running policy: {}", r.error);
+          signals.async_wait(on_signal);
+          return;
+        }
+        spdlog::info("signal {}: stopping", sig);
+        stop = true;
+      };
+  signals.async_wait(on_signal);
+
+  std::unique_ptr<ControlServer> control;
+  if (!o.control_path.empty()) {
+    ControlContext ctx{bridge, slot, descs, drops.get(), reload};
+    control = std::make_unique<ControlServer>(io, ctx);
+    if (std::string err = control->listen(o.control_path); !err.empty()) {
+      spdlog::error("--control {}: {}", o.control_path, err);
+      return kExitFile;
+    }
+  }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!o.metrics.empty()) {
+    metrics = std::make_unique<MetricsServer>(io, bridge, slot, descs, drops.get());
+    if (std::string err = metrics->listen(o.metrics); !err.empty()) {
+      spdlog::error("--metrics {}: {}", o.metrics, err);
+      return kExitUsage;
+    }
+  }
+  std::thread control_thread([&] { io.run(); });
+
+  spdlog::info("tapwall running: {} ports, rules {}{}", descs.size(), o.rules4,
+               o.rules6.empty() ? "" : " + " + o.rules6);
+  bridge.run(stop);
+
+  io.stop();
+  control_thread.join();
+  if (control) control->close();
+  if (drops) drops->stop();
+  BridgeStats s = bridge.stats();
+  spdlog::info("stopped: {} frames in, {} forwarded, {} dropped", s.engine.frames,
+               s.engine.forwarded, s.engine.dropped);
+  return kExitOk;
+}
+
+}  // namespace tapwall::control

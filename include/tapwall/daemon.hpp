@@ -1,0 +1,28 @@
+// Daemon: `tapwall run` — opens the ports, loads the rules, runs the bridge worker on the
+// calling thread and the control side (signals, control socket) on an Asio thread.
+// Purpose: the program that replaces br0 on a VM host.
+// Invariants: a reload (SIGHUP or `ctl reload`) that fails to parse or compile keeps the
+// running policy and logs why with file:line; SIGINT/SIGTERM stop cleanly and flush dumps.
+// Thread-safety: run_daemon() is called once, from main.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tapwall::control {
+
+struct DaemonOptions {
+  std::vector<std::string> uplinks, vms, hosts;
+  std::string rules4, rules6;
+  std::string backend = "pcap";  // pcap | afpacket
+  std::string drops_dir;         // empty: no drop recording
+  std::string control_path = "/run/tapwall.sock";
+  std::string metrics;           // "" off, else "PORT" or "127.0.0.1:PORT"
+  std::string log_level = "info";
+  bool filter = true;            // false: forward everything (baseline for benchmarks)
+};
+
+// Returns the process exit code (see control/cli/cli.hpp).
+int run_daemon(const DaemonOptions& opts);
+
+}  // namespace tapwall::control
