@@ -1,11 +1,17 @@
 // Whole-engine benchmarks: frames/s through decode, MAC, conntrack and the seed's policy.
 //  - Established: N TCP flows (guest <-> LAN) set up with real handshakes, then a stream of
-//    64-byte ACK segments over all flows in both directions, batches of 32 — the steady
-//    state of a busy bridge. N = 1, 10k, 100k.
+//    64-byte ACK segments over all flows in both directions in random flow order, batches
+//    of 32 — the steady state of a busy bridge. N = 1, 10k, 100k, 1M. Counters: the
+//    conntrack entry size, the table's memory and the process RSS growth per flow.
+//  - EstablishedNoVerdictCache: the same at 100k with the verdict cache off (A/B).
+//  - EstablishedThreads: 100k flows per thread, one engine per thread (as one worker per
+//    core would run), 1 and 2 threads; items/s is the aggregate over wall time.
 //  - NewFlows: every frame a new UDP flow from the LAN to an allowed port (a miss, an insert
 //    and a policy judgement per frame), table large enough to hold them.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -89,23 +95,38 @@ constexpr uint32_t kGuest = 0xc0000202;   // 192.0.2.2
 constexpr PortId kEth0 = 0, kTap0 = 1;
 constexpr std::size_t kBatch = 32;
 
-std::unique_ptr<Engine> make_engine(uint32_t ct_capacity) {
+// Frames stored back to back (millions of small vectors would dominate setup at 1M flows).
+struct Frames {
+  std::vector<uint8_t> data;
+  std::vector<uint32_t> off, len;
+  std::vector<PortId> port;
+  void add(const Bytes& f, PortId p) {
+    off.push_back(uint32_t(data.size()));
+    len.push_back(uint32_t(f.size()));
+    data.insert(data.end(), f.begin(), f.end());
+    port.push_back(p);
+  }
+  std::size_t size() const { return off.size(); }
+  std::span<const uint8_t> bytes(std::size_t i) const { return {data.data() + off[i], len[i]}; }
+};
+
+std::unique_ptr<Engine> make_engine(uint32_t ct_capacity, bool verdict_cache = true) {
   EngineConfig cfg;
   cfg.ports = {{"eth0", PortRole::Uplink}, {"tap0", PortRole::Vm}};
   cfg.ct.capacity = ct_capacity;
+  cfg.verdict_cache = verdict_cache;
   auto rs = std::get<RuleSet>(parse_rules(kSeedRules, "seed.rules", Family::Ipv4));
   auto pol = std::get<std::shared_ptr<const CompiledPolicy>>(
       CompiledPolicy::compile(&rs, nullptr, cfg.ports, 1));
   return std::make_unique<Engine>(cfg, pol);
 }
 
-void run_frames(Engine& e, const std::vector<Bytes>& frames, const std::vector<PortId>& ports,
-                uint64_t ts, std::vector<FrameOutcome>& out) {
+void run_frames(Engine& e, const Frames& frames, uint64_t ts, std::vector<FrameOutcome>& out) {
   FrameIn batch[kBatch];
   std::size_t n = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    batch[n].bytes = frames[i];
-    batch[n].in = ports[i];
+    batch[n].bytes = frames.bytes(i);
+    batch[n].in = frames.port[i];
     batch[n].ts_ns = ts;
     if (++n == kBatch || i + 1 == frames.size()) {
       out.clear();
@@ -115,64 +136,116 @@ void run_frames(Engine& e, const std::vector<Bytes>& frames, const std::vector<P
   }
 }
 
-void BM_EngineEstablished(benchmark::State& state) {
-  const uint32_t flows = static_cast<uint32_t>(state.range(0));
-  auto engine = make_engine(std::max<uint32_t>(1024, flows * 2));
+uint64_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * 4096;
+}
+
+// `flows` guest connections through real handshakes (LAN hosts net + 1..250, offset by
+// `host_base` so threads use distinct flows), then their ACK traffic, shuffled.
+struct Established {
+  std::unique_ptr<Engine> engine;
+  Frames traffic;
+  uint64_t rss_growth = 0;
+};
+
+constexpr uint64_t kT0 = 1000000000ull;
+
+Established setup_established(uint32_t flows, bool verdict_cache, uint32_t host_base = 0) {
+  Established s;
+  const uint64_t rss0 = rss_bytes();
+  s.engine = make_engine(std::max<uint32_t>(1024, flows * 2), verdict_cache);
   std::vector<FrameOutcome> out;
   out.reserve(kBatch * 2);
-  const uint64_t t0 = 1000000000ull;
-  // Handshakes: guest connects out (vboxout accepts), the LAN replies.
-  std::vector<Bytes> setup;
-  std::vector<PortId> setup_ports;
-  std::vector<Bytes> traffic;
-  std::vector<PortId> traffic_ports;
-  for (uint32_t i = 0; i < flows; ++i) {
-    uint32_t lan = kLanNet + 1 + (i % 250);
-    uint16_t sport = uint16_t(10000 + i / 250);
-    uint32_t gseq = 1000, lseq = 500000;
-    setup.push_back(make_frame(kLanMac, kGuestMac, kGuest, lan, kProtoTcp, sport, 443, 0x02, gseq, 0));
-    setup_ports.push_back(kTap0);
-    setup.push_back(make_frame(kGuestMac, kLanMac, lan, kGuest, kProtoTcp, 443, sport, 0x12, lseq, gseq + 1));
-    setup_ports.push_back(kEth0);
-    setup.push_back(make_frame(kLanMac, kGuestMac, kGuest, lan, kProtoTcp, sport, 443, 0x10, gseq + 1, lseq + 1));
-    setup_ports.push_back(kTap0);
-    traffic.push_back(make_frame(kLanMac, kGuestMac, kGuest, lan, kProtoTcp, sport, 443, 0x10, gseq + 1, lseq + 1));
-    traffic_ports.push_back(kTap0);
-    traffic.push_back(make_frame(kGuestMac, kLanMac, lan, kGuest, kProtoTcp, 443, sport, 0x10, lseq + 1, gseq + 1));
-    traffic_ports.push_back(kEth0);
+  // Handshakes: guest connects out (vboxout accepts), the LAN replies. Built in chunks so
+  // setup memory stays small next to the table at 1M flows.
+  Frames traffic;
+  constexpr uint32_t kChunk = 65536;
+  for (uint32_t first = 0; first < flows; first += kChunk) {
+    Frames setup;
+    for (uint32_t i = first; i < std::min(flows, first + kChunk); ++i) {
+      uint32_t lan = kLanNet + 1 + host_base + (i % 250);
+      uint16_t sport = uint16_t(10000 + i / 250);
+      uint32_t gseq = 1000, lseq = 500000;
+      setup.add(make_frame(kLanMac, kGuestMac, kGuest, lan, kProtoTcp, sport, 443, 0x02, gseq, 0), kTap0);
+      setup.add(make_frame(kGuestMac, kLanMac, lan, kGuest, kProtoTcp, 443, sport, 0x12, lseq, gseq + 1), kEth0);
+      setup.add(make_frame(kLanMac, kGuestMac, kGuest, lan, kProtoTcp, sport, 443, 0x10, gseq + 1, lseq + 1), kTap0);
+      traffic.add(make_frame(kLanMac, kGuestMac, kGuest, lan, kProtoTcp, sport, 443, 0x10, gseq + 1, lseq + 1), kTap0);
+      traffic.add(make_frame(kGuestMac, kLanMac, lan, kGuest, kProtoTcp, 443, sport, 0x10, lseq + 1, gseq + 1), kEth0);
+    }
+    run_frames(*s.engine, setup, kT0, out);
   }
-  run_frames(*engine, setup, setup_ports, t0, out);
+  s.rss_growth = rss_bytes() - rss0;
   // Visit flows in a random order so the table is not walked sequentially.
   std::vector<std::size_t> order(traffic.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::shuffle(order.begin(), order.end(), std::mt19937(42));
-  std::vector<Bytes> shuffled;
-  std::vector<PortId> shuffled_ports;
-  for (std::size_t i : order) {
-    shuffled.push_back(traffic[i]);
-    shuffled_ports.push_back(traffic_ports[i]);
-  }
+  for (std::size_t i : order)
+    s.traffic.add(Bytes(traffic.bytes(i).begin(), traffic.bytes(i).end()), traffic.port[i]);
+  return s;
+}
+
+void established(benchmark::State& state, bool verdict_cache) {
+  const uint32_t flows = static_cast<uint32_t>(state.range(0));
+  Established s = setup_established(flows, verdict_cache);
+  std::vector<FrameOutcome> out;
+  out.reserve(kBatch * 2);
   uint64_t frames = 0;
   for (auto _ : state) {
-    run_frames(*engine, shuffled, shuffled_ports, t0 + 1000, out);
-    frames += shuffled.size();
+    run_frames(*s.engine, s.traffic, kT0 + 1000, out);
+    frames += s.traffic.size();
   }
-  const auto& c = engine->counters();
+  const auto& c = s.engine->counters();
   if (c.dropped != 0) state.SkipWithError("established traffic was dropped");
-  state.counters["ct_entries"] = double(engine->conntrack().size());
+  const Conntrack& ct = s.engine->conntrack();
+  state.counters["ct_entries"] = double(ct.size());
+  state.counters["ct_entry_B"] = double(Conntrack::entry_bytes());
+  state.counters["ct_table_MB"] = double(ct.memory_bytes()) / 1e6;
+  state.counters["ct_table_B_per_flow"] = double(ct.memory_bytes()) / flows;
+  state.counters["rss_B_per_flow"] = double(s.rss_growth) / flows;
+  state.counters["vc_hit_ratio"] = c.frames ? double(c.verdict_cache_hits) / double(c.frames) : 0;
   state.SetItemsProcessed(int64_t(frames));
 }
-BENCHMARK(BM_EngineEstablished)->Arg(1)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void BM_EngineEstablished(benchmark::State& state) { established(state, true); }
+BENCHMARK(BM_EngineEstablished)
+    ->Arg(1)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond);
+
+void BM_EngineEstablishedNoVerdictCache(benchmark::State& state) { established(state, false); }
+BENCHMARK(BM_EngineEstablishedNoVerdictCache)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// One engine per thread, each with its own 100k flows: what two workers on two cores give.
+void BM_EngineEstablishedThreads(benchmark::State& state) {
+  Established s = setup_established(100000, true, uint32_t(state.thread_index()) * 1000);
+  std::vector<FrameOutcome> out;
+  out.reserve(kBatch * 2);
+  uint64_t frames = 0;
+  for (auto _ : state) {
+    run_frames(*s.engine, s.traffic, kT0 + 1000, out);
+    frames += s.traffic.size();
+  }
+  if (s.engine->counters().dropped != 0) state.SkipWithError("established traffic was dropped");
+  state.SetItemsProcessed(int64_t(frames));
+}
+BENCHMARK(BM_EngineEstablishedThreads)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_EngineNewUdpFlows(benchmark::State& state) {
   const uint32_t flows = 1 << 16;
-  std::vector<Bytes> frames;
-  std::vector<PortId> ports;
-  for (uint32_t i = 0; i < flows; ++i) {
-    frames.push_back(make_frame(kGuestMac, kLanMac, kLanNet + 1 + (i % 250), kGuest, kProtoUdp,
-                                uint16_t(20000 + i / 250), 5000, 0, 0, 0));
-    ports.push_back(kEth0);
-  }
+  Frames frames;
+  for (uint32_t i = 0; i < flows; ++i)
+    frames.add(make_frame(kGuestMac, kLanMac, kLanNet + 1 + (i % 250), kGuest, kProtoUdp,
+                          uint16_t(20000 + i / 250), 5000, 0, 0, 0),
+               kEth0);
   std::vector<FrameOutcome> out;
   uint64_t n = 0, round = 0;
   auto engine = make_engine(flows * 2);
@@ -180,7 +253,7 @@ void BM_EngineNewUdpFlows(benchmark::State& state) {
     state.PauseTiming();
     engine = make_engine(flows * 2);  // a fresh table: every frame is a new flow
     state.ResumeTiming();
-    run_frames(*engine, frames, ports, 1000000000ull + round++, out);
+    run_frames(*engine, frames, 1000000000ull + round++, out);
     n += frames.size();
   }
   state.SetItemsProcessed(int64_t(n));

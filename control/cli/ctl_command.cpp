@@ -24,7 +24,12 @@ constexpr const char* kCtlUsage =
     "  show rules       the policy with per-rule packet/byte counters (like iptables -L -v)\n"
     "  show drops       drops per reason and per rule, and the drop recorder's counters\n"
     "  reload [FILE]    reload the rules (atomically; on error the running policy stays)\n"
-    "  reload --dry-run FILE   report the tracked flows the new rules would change\n";
+    "  reload --dry-run FILE   report the tracked flows the new rules would change\n"
+    "  dump start [FILTER]     also record accepted frames matching a pcap filter (--drops DIR)\n"
+    "  dump stop\n"
+    "  trace FILTER     stream the path of each live frame matching a pcap filter expression:\n"
+    "                   decode, L2, ct state, every rule tried, verdict per port\n"
+    "                   [--count N] stop after N frames, [--seconds S] stop after S seconds\n";
 
 // Sends `request`, returns the whole answer; "" with `err` set on failure.
 std::string roundtrip(const std::string& path, const std::string& request, std::string& err) {
@@ -117,12 +122,60 @@ void render(const nlohmann::ordered_json& doc) {
 
 }  // namespace
 
+// Streams a trace: prints what arrives until the server closes, N frames were shown, or
+// the time is up.
+int stream_trace(const std::string& path, const std::string& request, long count, long seconds) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::copy(path.begin(), path.begin() + std::min(path.size(), sizeof sa.sun_path - 1), sa.sun_path);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    std::cerr << "tapwall ctl: cannot connect to " << path << ": " << strerror(errno) << "\n";
+    if (fd >= 0) ::close(fd);
+    return kExitFailure;
+  }
+  std::string line = request + "\n";
+  if (::write(fd, line.data(), line.size()) != ssize_t(line.size())) {
+    ::close(fd);
+    return kExitFailure;
+  }
+  if (seconds > 0) {
+    timeval tv{seconds, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  const bool json = request.find("--json") != std::string::npos;
+  long frames = 0;
+  std::string pending;
+  char buf[65536];
+  int rc = kExitOk;
+  for (ssize_t n; (count <= 0 || frames < count) && (n = ::read(fd, buf, sizeof buf)) > 0;) {
+    pending.append(buf, std::size_t(n));
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos && (count <= 0 || frames < count)) {
+      std::string l = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (l.rfind("{\"ok\":false", 0) == 0) {
+        std::cerr << "tapwall ctl: " << l << "\n";
+        rc = kExitFailure;
+        continue;
+      }
+      // A frame is one JSON line, or in text form a block ended by a blank line.
+      std::cout << l << "\n" << std::flush;
+      if (json || l.empty()) ++frames;
+    }
+  }
+  ::close(fd);
+  return rc;
+}
+
 int ctl_main(int argc, char** argv) {
   Args a;
   a.option("--control");
   a.flag("--json");
   a.flag("--help");
   a.flag("--dry-run");
+  a.option("--count");
+  a.option("--seconds");
   if (!a.parse(argc, argv, 2)) {
     std::cerr << "tapwall ctl: " << a.error() << "\n" << kCtlUsage;
     return kExitUsage;
@@ -134,8 +187,15 @@ int ctl_main(int argc, char** argv) {
   std::string request;
   for (const auto& w : a.positional()) request += (request.empty() ? "" : " ") + w;
   if (a.has("--dry-run")) request += " --dry-run";
+  const std::string path = a.get("--control").value_or("/run/tapwall.sock");
+  if (a.positional().front() == "trace") {
+    if (a.has("--json")) request = "trace --json" + request.substr(5);
+    long count = std::stol(a.get("--count").value_or("0"));
+    long seconds = std::stol(a.get("--seconds").value_or("0"));
+    return stream_trace(path, request, count, seconds);
+  }
   std::string err;
-  std::string answer = roundtrip(a.get("--control").value_or("/run/tapwall.sock"), request, err);
+  std::string answer = roundtrip(path, request, err);
   if (!err.empty()) {
     std::cerr << "tapwall ctl: " << err << "\n";
     return kExitFailure;

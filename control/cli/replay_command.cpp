@@ -14,6 +14,8 @@
 #include "tapwall/policy_loader.hpp"
 #include "tapwall/capture_file.hpp"
 #include "tapwall/engine.hpp"
+#include "tapwall/packet_filter.hpp"
+#include "tapwall/trace_format.hpp"
 
 namespace tapwall::control {
 
@@ -33,7 +35,9 @@ constexpr const char* kReplayUsage =
     "  --verdicts PATH   JSON Lines, one object per input frame ('-' = stdout)\n"
     "  --drops FILE      pcapng of dropped frames, each with a comment saying why\n"
     "  --print           one human-readable line per frame on stdout\n"
-    "  --no-conntrack    judge every packet with no ct state (stateless replay)\n";
+    "  --no-conntrack    judge every packet with no ct state (stateless replay)\n"
+    "  --trace FILTER    explain the path of every frame matching a pcap filter expression\n"
+    "                    (decode, L2, ct state, every rule tried, verdict per port)\n";
 
 // One input capture with a one-frame lookahead, copied because the reader reuses its buffer.
 struct Input {
@@ -63,6 +67,7 @@ struct ReplaySinks {
   std::ostream* verdicts = nullptr;
   PcapngWriter* drops = nullptr;
   bool print = false;
+  const PacketFilter* trace = nullptr;
   uint64_t written = 0;
 
   void emit(const FrameOutcome& o, const CompiledPolicy& policy) {
@@ -72,6 +77,7 @@ struct ReplaySinks {
     if (verdicts) *verdicts << verdict_json(o, ports, policy, n) << '\n';
     if (drops && has_drop(o)) drops->write(o.in, o.ts_ns, o.bytes, drop_comment(o, ports, policy));
     if (print) print_line(o, policy, input, n);
+    if (trace && trace->matches(o.bytes)) std::cout << trace_text(o, ports, policy);
   }
 
   void print_line(const FrameOutcome& o, const CompiledPolicy& policy, uint64_t input,
@@ -124,7 +130,7 @@ void print_summary(const Engine& e, const std::vector<PortDesc>& ports, uint64_t
 
 int replay_main(int argc, char** argv) {
   Args a;
-  for (auto o : {"--rules", "--rules6", "--verdicts", "--drops"}) a.option(o);
+  for (auto o : {"--rules", "--rules6", "--verdicts", "--drops", "--trace"}) a.option(o);
   for (auto o : {"--uplink", "--vm", "--host-port", "--in"}) a.option(o, true);
   for (auto f : {"--list-reasons", "--print", "--no-conntrack", "--help"}) a.flag(f);
   if (!a.parse(argc, argv, 2) || !a.positional().empty()) {
@@ -214,11 +220,21 @@ int replay_main(int argc, char** argv) {
     for (const auto& p : ports) drops->add_interface(p.name);
   }
 
+  std::shared_ptr<const PacketFilter> trace;
+  if (auto expr = a.get("--trace")) {
+    auto r = PacketFilter::compile(*expr);
+    if (auto* e = std::get_if<std::string>(&r)) {
+      std::cerr << "tapwall replay: --trace: " << *e << "\n";
+      return kExitUsage;
+    }
+    trace = std::get<std::shared_ptr<const PacketFilter>>(r);
+  }
+
   EngineConfig cfg;
   cfg.ports = ports;
   cfg.conntrack = !a.has("--no-conntrack");
   Engine engine(cfg, policy);
-  ReplaySinks sinks{ports, inputs, vout, drops.get(), a.has("--print")};
+  ReplaySinks sinks{ports, inputs, vout, drops.get(), a.has("--print"), trace.get()};
 
   std::vector<FrameOutcome> out;
   uint64_t frames = 0, last_ts = 0, last_expire = 0;

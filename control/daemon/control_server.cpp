@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "tapwall/outcome_format.hpp"
+#include "tapwall/packet_filter.hpp"
+#include "tapwall/trace_format.hpp"
 #include "dry_run.hpp"
 
 namespace tapwall::control {
@@ -176,6 +178,21 @@ std::string reload(const ControlContext& c, const std::vector<std::string>& args
   return "{\"ok\":true,\"applied\":false,\"changes\":" + changes + "}";
 }
 
+std::string dump(const ControlContext& c, const std::vector<std::string>& w, const std::string& line) {
+  if (w.size() >= 2 && w[1] == "stop") {
+    c.bridge.set_dump(nullptr);
+    return "{\"ok\":true,\"dump\":false}";
+  }
+  if (w.size() < 2 || w[1] != "start") return error_json("usage: dump start [FILTER] | dump stop");
+  std::string expr = line.substr(line.find("start") + 5);
+  expr.erase(0, expr.find_first_not_of(' '));
+  auto f = PacketFilter::compile(expr);  // "" compiles to match-all, as in tcpdump
+  if (auto* e = std::get_if<std::string>(&f)) return error_json(*e);
+  if (std::string err = c.bridge.set_dump(std::get<std::shared_ptr<const PacketFilter>>(f)); !err.empty())
+    return error_json(err);
+  return "{\"ok\":true,\"dump\":true,\"filter\":" + q(expr) + "}";
+}
+
 std::vector<std::string> split_words(const std::string& line) {
   std::istringstream in(line);
   std::vector<std::string> w;
@@ -225,7 +242,65 @@ std::string ControlServer::handle(const std::string& request) {
     if (w[1] == "drops") return show_drops(ctx_);
   }
   if (w[0] == "reload") return reload(ctx_, w);
+  if (w[0] == "dump") return dump(ctx_, w, request);
   return error_json("unknown request: " + request);
+}
+
+// A trace streams one line per matching frame until the client hangs up; the control
+// thread drains the bridge's trace ring on a 50 ms timer.
+void ControlServer::start_trace_session(std::shared_ptr<local::socket> s, const std::string& line) {
+  std::string expr = line.substr(5);
+  bool json = false;
+  if (auto p = expr.find("--json"); p != std::string::npos) {
+    json = true;
+    expr.erase(p, 6);
+  }
+  expr.erase(0, expr.find_first_not_of(' '));
+  auto reply_error = [s](const std::string& msg) {
+    auto answer = std::make_shared<std::string>(error_json(msg) + "\n");
+    asio::async_write(*s, asio::buffer(*answer), [s, answer](const boost::system::error_code&, std::size_t) {});
+  };
+  if (expr.find_first_not_of(' ') == std::string::npos) return reply_error("trace needs a FILTER");
+  auto f = PacketFilter::compile(expr);
+  if (auto* e = std::get_if<std::string>(&f)) return reply_error(*e);
+  ctx_.bridge.drain_trace([](const FrameOutcome&) {});  // leftovers of an earlier trace
+  if (std::string err = ctx_.bridge.start_trace(std::get<std::shared_ptr<const PacketFilter>>(f)); !err.empty())
+    return reply_error(err);
+  auto ss = std::make_shared<TraceSession>(s, io_, json);
+  // The client says nothing more: a completed read means it hung up.
+  ss->sock->async_read_some(asio::buffer(ss->probe), [this, ss](const boost::system::error_code&, std::size_t) {
+    finish_trace(ss);
+  });
+  pump_trace(ss);
+}
+
+void ControlServer::finish_trace(const std::shared_ptr<TraceSession>& ss) {
+  if (ss->done) return;
+  ss->done = true;
+  ctx_.bridge.stop_trace();
+  ss->timer.cancel();
+  boost::system::error_code ec;
+  ss->sock->close(ec);
+}
+
+void ControlServer::pump_trace(const std::shared_ptr<TraceSession>& ss) {
+  if (ss->done) return;
+  auto text = std::make_shared<std::string>();
+  auto policy = ctx_.slot.current();
+  ctx_.bridge.drain_trace([&](const FrameOutcome& o) {
+    *text += ss->json ? trace_json(o, ctx_.ports, *policy) + "\n" : trace_text(o, ctx_.ports, *policy) + "\n";
+  });
+  auto next = [this, ss] {
+    ss->timer.expires_after(std::chrono::milliseconds(50));
+    ss->timer.async_wait([this, ss](const boost::system::error_code& ec) {
+      if (!ec) pump_trace(ss);
+    });
+  };
+  if (text->empty()) return next();
+  asio::async_write(*ss->sock, asio::buffer(*text), [this, ss, text, next](const boost::system::error_code& ec, std::size_t) {
+    if (ec) return finish_trace(ss);
+    next();
+  });
 }
 
 void ControlServer::accept() {
@@ -239,6 +314,10 @@ void ControlServer::accept() {
       std::istream in(buf.get());
       std::string line;
       std::getline(in, line);
+      if (line.rfind("trace", 0) == 0) {
+        start_trace_session(s, line);
+        return;
+      }
       auto answer = std::make_shared<std::string>(handle(line) + "\n");
       asio::async_write(*s, asio::buffer(*answer), [s, answer](const boost::system::error_code&, std::size_t) {});
     });

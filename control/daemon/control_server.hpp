@@ -46,7 +46,21 @@ class ControlServer {
   std::string handle(const std::string& request);
 
  private:
+  struct TraceSession {
+    TraceSession(std::shared_ptr<boost::asio::local::stream_protocol::socket> s,
+                 boost::asio::io_context& io, bool j)
+        : sock(std::move(s)), timer(io), json(j) {}
+    std::shared_ptr<boost::asio::local::stream_protocol::socket> sock;
+    boost::asio::steady_timer timer;
+    bool json;
+    bool done = false;
+    char probe[1];
+  };
   void accept();
+  void pump_trace(const std::shared_ptr<TraceSession>& ss);
+  void finish_trace(const std::shared_ptr<TraceSession>& ss);
+  void start_trace_session(std::shared_ptr<boost::asio::local::stream_protocol::socket> s,
+                           const std::string& line);
   boost::asio::io_context& io_;
   ControlContext ctx_;
   std::unique_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;

@@ -87,7 +87,7 @@ int run_daemon(const DaemonOptions& o) {
   if (!o.drops_dir.empty()) {
     DropRecorderConfig dc;
     dc.dir = o.drops_dir;
-    drops = std::make_unique<DropRecorder>(dc, descs, &drop_comment);
+    drops = std::make_unique<DropRecorder>(dc, descs, &record_comment);
     if (std::string err = drops->start(); !err.empty()) {
       spdlog::error("--drops: {}", err);
       return kExitFile;

@@ -120,6 +120,17 @@ std::string drop_comment(const FrameOutcome& o, const std::vector<PortDesc>& por
   return c;
 }
 
+std::string record_comment(const FrameOutcome& o, const std::vector<PortDesc>& ports,
+                           const CompiledPolicy& policy) {
+  if (has_drop(o)) return drop_comment(o, ports, policy);
+  std::string to;
+  for (std::size_t p = 0; p < ports.size(); ++p)
+    if (o.to & (PortMask{1} << p)) to += (to.empty() ? "" : ",") + ports[p].name;
+  std::string rule = o.n_per ? rule_ref(policy, o.per[0].rule) : "";
+  return "accept to=" + to + " ct=" + (o.ct == CtState::None ? "-" : std::string(ct_state_name(o.ct))) +
+         " in=" + ports[o.in].name + " rule=" + (rule.empty() ? "-" : rule);
+}
+
 std::string frame_summary(std::span<const uint8_t> frame) {
   Decoded d;
   DropReason r = decode_frame(frame, d);

@@ -53,6 +53,13 @@ Bridge::Bridge(PortList ports, EngineConfig cfg, PolicySlot& slot, DropRecorder*
   for (auto& t : tx_) t.reserve(n * opts_.burst * 2);
   for (auto& t : tx_owner_) t.reserve(n * opts_.burst * 2);
   tx_status_.resize(n * opts_.burst * 2);
+  for (std::size_t i = 0; i < trace_ring_.capacity(); ++i) {  // buffers made once, up front
+    TraceRecord* r = trace_ring_.claim();
+    r->data = std::make_unique<uint8_t[]>(kTraceSnap);
+    trace_ring_.publish();
+    trace_ring_.front();
+    trace_ring_.pop();
+  }
   stats_.ports.resize(n);
   drops_by_port_.resize(n);
 }
@@ -72,6 +79,7 @@ void Bridge::run(const std::atomic<bool>& stop) {
       engine_->set_policy(std::move(p));
     }
     if (call_pending_.load(std::memory_order_acquire)) serve_calls();
+    if (filter_gen_.load(std::memory_order_acquire) != filter_seen_) refresh_filters();
     int ready = ::poll(fds.data(), fds.size(), opts_.poll_timeout_ms);
     uint64_t now = monotonic_ns();
     if (ready > 0) round(now);
@@ -155,6 +163,7 @@ void Bridge::transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq) {
       if (o.n_per == 0) o.reason = status[k] == TxStatus::MtuExceeded ? DropReason::MtuExceeded : DropReason::TxError;
     }
   }
+  if (trace_ || dump_) tap_outcomes(out);
   for (const auto& o : out) {
     DropReason r = first_drop(o);
     if (r == DropReason::None) continue;
@@ -193,6 +202,64 @@ void Bridge::publish_stats() {
   }
   stats_.policy_generation = generation_;
   stats_.drops_by_port = drops_by_port_;
+}
+
+void Bridge::refresh_filters() {
+  std::lock_guard<std::mutex> lock(filter_mu_);
+  trace_ = trace_next_;
+  dump_ = dump_next_;
+  filter_seen_ = filter_gen_.load(std::memory_order_acquire);
+}
+
+void Bridge::tap_outcomes(const std::vector<FrameOutcome>& out) {
+  for (const auto& o : out) {
+    if (trace_ && trace_->matches(o.bytes)) {
+      if (TraceRecord* r = trace_ring_.claim()) {
+        r->outcome = o;
+        r->len = uint32_t(std::min<std::size_t>(o.bytes.size(), kTraceSnap));
+        std::copy_n(o.bytes.data(), r->len, r->data.get());
+        trace_ring_.publish();
+      } else {
+        trace_overflow_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (dump_ && drops_ && first_drop(o) == DropReason::None && dump_->matches(o.bytes))
+      drops_->submit(o);  // drops are submitted below, accepted ones only here
+  }
+}
+
+std::string Bridge::start_trace(std::shared_ptr<const PacketFilter> filter) {
+  std::lock_guard<std::mutex> lock(filter_mu_);
+  if (trace_next_) return "a trace is already running";
+  trace_next_ = std::move(filter);
+  filter_gen_.fetch_add(1, std::memory_order_release);
+  return {};
+}
+
+void Bridge::stop_trace() {
+  std::lock_guard<std::mutex> lock(filter_mu_);
+  trace_next_.reset();
+  filter_gen_.fetch_add(1, std::memory_order_release);
+}
+
+std::size_t Bridge::drain_trace(const std::function<void(const FrameOutcome&)>& fn) {
+  std::size_t n = 0;
+  while (TraceRecord* r = trace_ring_.front()) {
+    FrameOutcome o = r->outcome;
+    o.bytes = {r->data.get(), r->len};
+    fn(o);
+    trace_ring_.pop();
+    ++n;
+  }
+  return n;
+}
+
+std::string Bridge::set_dump(std::shared_ptr<const PacketFilter> filter) {
+  if (!drops_ && filter) return "dump needs a recorder: start tapwall run with --drops DIR";
+  std::lock_guard<std::mutex> lock(filter_mu_);
+  dump_next_ = std::move(filter);
+  filter_gen_.fetch_add(1, std::memory_order_release);
+  return {};
 }
 
 BridgeStats Bridge::stats() const {

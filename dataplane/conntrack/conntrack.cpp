@@ -72,15 +72,27 @@ struct Conntrack::Impl {
     r.pending = created;
     r.state = (reply || (e.status & kStSeenReply)) ? CtState::Established : CtState::New;
     if (reply) e.status |= kStSeenReply;
-    CtCounters& c = table.counters(id);
-    ++c.packets[reply];
-    c.bytes[reply] += d.ip_end > d.l3_off ? d.ip_end - d.l3_off : 0;
+    const uint32_t len = d.ip_end > d.l3_off ? d.ip_end - d.l3_off : 0;
+    if (!AcctDelta::fits(e.acct, reply, len)) spill(e, table.counters(id));
+    e.acct = AcctDelta::add(e.acct, reply, len);
     if (created) {
       e.status |= kStPending;
       pending = id;
       ++stats.created;
     }
     return r;
+  }
+
+  static void spill(CtEntry& e, CtCounters& c) {
+    if (!(e.status & kStAcctSpilled)) {
+      c = CtCounters{};
+      e.status |= kStAcctSpilled;
+    }
+    for (int dir = 0; dir < 2; ++dir) {
+      c.packets[dir] += AcctDelta::packets(e.acct, dir);
+      c.bytes[dir] += AcctDelta::bytes(e.acct, dir);
+    }
+    e.acct = 0;
   }
 
   void drop_pending() {
@@ -328,6 +340,8 @@ CtVerdictCache& Conntrack::verdict_cache(uint32_t entry, bool reply) {
 void Conntrack::expire(uint64_t now_ns) { impl_->table.expire_all(now_ns); }
 std::size_t Conntrack::size() const { return impl_->table.size(); }
 std::size_t Conntrack::capacity() const { return impl_->table.capacity(); }
+std::size_t Conntrack::entry_bytes() { return sizeof(CtEntry); }
+std::size_t Conntrack::memory_bytes() const { return impl_->table.memory_bytes(); }
 const CtStats& Conntrack::stats() const { return impl_->stats; }
 const CtConfig& Conntrack::config() const { return impl_->cfg; }
 
@@ -336,7 +350,8 @@ void Conntrack::for_each(uint64_t now_ns,
   const CtTable& table = impl_->table;
   table.for_each_live(now_ns, [&](uint32_t id) {
     const CtEntry& e = table.entry(id);
-    const CtCounters& c = table.counters(id);
+    CtCounters c{};
+    if (e.status & kStAcctSpilled) c = table.counters(id);
     CtEntryView v;
     v.proto = e.proto;
     v.orig_src = e.src;
@@ -347,10 +362,10 @@ void Conntrack::for_each(uint64_t now_ns,
     v.assured = e.status & kStAssured;
     v.seen_reply = e.status & kStSeenReply;
     v.expires_in_ns = e.expires_ns - now_ns;
-    v.packets[0] = c.packets[0];
-    v.packets[1] = c.packets[1];
-    v.bytes[0] = c.bytes[0];
-    v.bytes[1] = c.bytes[1];
+    for (int dir = 0; dir < 2; ++dir) {
+      v.packets[dir] = c.packets[dir] + AcctDelta::packets(e.acct, dir);
+      v.bytes[dir] = c.bytes[dir] + AcctDelta::bytes(e.acct, dir);
+    }
     fn(v);
   });
 }

@@ -5,7 +5,8 @@
 // expires_ns is absolute (same clock as track()'s now); an entry is dead once
 // now >= expires_ns (the kernel's nf_ct_is_expired), whether or not it was swept yet.
 // Line 0 holds what every lookup touches (tuple, status, expiry, UDP timer, first half of
-// the TCP state); line 1 the rest of the TCP state and the verdict caches.
+// the TCP state); line 1 the rest of the TCP state, the verdict caches and the packet and
+// byte counts, so tracking an established packet touches these two lines and no other.
 // Thread-safety: plain data, owned by CtTable.
 #pragma once
 
@@ -22,6 +23,7 @@ inline constexpr uint8_t kStInUse = 1 << 0;
 inline constexpr uint8_t kStPending = 1 << 1;    // created by a packet, not confirmed yet
 inline constexpr uint8_t kStSeenReply = 1 << 2;  // IPS_SEEN_REPLY
 inline constexpr uint8_t kStAssured = 1 << 3;    // IPS_ASSURED
+inline constexpr uint8_t kStAcctSpilled = 1 << 4;  // CtCounters of the entry hold counts
 
 // TCP conntrack states, numbered as the kernel's enum tcp_conntrack (its tables use them).
 enum TcpState : uint8_t {
@@ -72,6 +74,9 @@ struct alignas(64) CtEntry {
     UdpTrack udp;
   } l4;
   CtVerdictCache vc[2];  // [0] original, [1] reply
+  // Packets and bytes per direction since the last spill into the entry's CtCounters, packed
+  // (AcctDelta) so that counting a packet touches no line beyond the entry's own two.
+  uint64_t acct;
 
   CtTuple orig_tuple() const {
     CtTuple t;
@@ -100,10 +105,33 @@ struct alignas(64) CtEntry {
 };
 static_assert(sizeof(CtEntry) == 128, "entry must stay two cache lines");
 
-// Cold per-entry accounting, kept apart so the hot entry stays at two lines.
+// Cold per-entry accounting, kept apart so the hot entry stays at two lines. Valid only
+// while the entry has kStAcctSpilled (never cleared on insert, so a new flow needn't touch
+// it); the flow's totals are these plus the entry's acct delta.
 struct CtCounters {
   uint64_t packets[2];
   uint64_t bytes[2];
 };
+
+// CtEntry::acct layout: packets (12 bits) and bytes (20 bits) per direction. A field about
+// to overflow spills the whole delta into CtCounters: at most every 4096 packets, or every
+// 2^20 - 2^16 bytes, of a flow.
+struct AcctDelta {
+  static constexpr uint32_t kPacketBits = 12, kByteBits = 20;
+  static constexpr uint64_t kPacketMax = (uint64_t{1} << kPacketBits) - 1;
+  static constexpr uint64_t kByteMax = (uint64_t{1} << kByteBits) - 1;
+  static int packet_shift(int dir) { return dir * int(kPacketBits); }
+  static int byte_shift(int dir) { return 2 * int(kPacketBits) + dir * int(kByteBits); }
+  static uint64_t packets(uint64_t a, int dir) { return (a >> packet_shift(dir)) & kPacketMax; }
+  static uint64_t bytes(uint64_t a, int dir) { return (a >> byte_shift(dir)) & kByteMax; }
+  // Room for one more packet of `len` (< 2^16) bytes in direction dir?
+  static bool fits(uint64_t a, int dir, uint32_t len) {
+    return packets(a, dir) < kPacketMax && bytes(a, dir) + len <= kByteMax;
+  }
+  static uint64_t add(uint64_t a, int dir, uint32_t len) {
+    return a + (uint64_t{1} << packet_shift(dir)) + (uint64_t{len} << byte_shift(dir));
+  }
+};
+static_assert(2 * (AcctDelta::kPacketBits + AcctDelta::kByteBits) == 64);
 
 }  // namespace tapwall::ct

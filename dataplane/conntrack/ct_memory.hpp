@@ -1,5 +1,6 @@
 // BigArray: a fixed-size array for the conntrack table's large arrays (entries, counters,
-// index), allocated once, 2 MB aligned and advised for transparent huge pages.
+// index), allocated once; from 2 MB up, mapped 2 MB aligned and advised for transparent
+// huge pages.
 // Why: lookups hit random entries of arrays of tens of MB; with 4 KB pages nearly every
 // lookup also misses the TLB (twice as costly in a VM), huge pages remove most of that.
 // Invariants: elements are value-initialised at construction; size never changes.
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -19,18 +21,33 @@ class BigArray {
  public:
   explicit BigArray(std::size_t n) : n_(n) {
     constexpr std::size_t kHuge = std::size_t{2} << 20;
-    std::size_t bytes = n * sizeof(T);
-    const std::size_t align = bytes >= kHuge ? kHuge : alignof(T) < 64 ? 64 : alignof(T);
-    bytes = (bytes + align - 1) / align * align;
-    void* mem = std::aligned_alloc(align, bytes == 0 ? align : bytes);
-    if (!mem) throw std::bad_alloc();
-    if (align == kHuge) madvise(mem, bytes, MADV_HUGEPAGE);  // a hint: failure is harmless
-    p_ = static_cast<T*>(mem);
+    const std::size_t bytes = (n == 0 ? 1 : n) * sizeof(T);
+    if (bytes >= kHuge) {
+      // Straight from mmap, not malloc: once glibc has raised its mmap threshold (after a
+      // few large frees) a big malloc comes from the heap, whose pages are already faulted
+      // in small, and the advice then never takes effect. Over-map by 2 MB to align.
+      map_len_ = (bytes + kHuge - 1) / kHuge * kHuge + kHuge;
+      void* m = mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+      if (m == MAP_FAILED) throw std::bad_alloc();
+      map_ = m;
+      const auto a = (reinterpret_cast<std::uintptr_t>(m) + kHuge - 1) & ~(kHuge - 1);
+      p_ = reinterpret_cast<T*>(a);
+      madvise(p_, map_len_ - (a - reinterpret_cast<std::uintptr_t>(m)), MADV_HUGEPAGE);  // a hint
+    } else {
+      const std::size_t align = alignof(T) < 64 ? 64 : alignof(T);
+      void* mem = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+      if (!mem) throw std::bad_alloc();
+      p_ = static_cast<T*>(mem);
+    }
     for (std::size_t i = 0; i < n; ++i) new (p_ + i) T{};
   }
   ~BigArray() {
     for (std::size_t i = 0; i < n_; ++i) p_[i].~T();
-    std::free(p_);
+    if (map_ != nullptr)
+      munmap(map_, map_len_);
+    else
+      std::free(p_);
   }
   BigArray(const BigArray&) = delete;
   BigArray& operator=(const BigArray&) = delete;
@@ -40,10 +57,14 @@ class BigArray {
   std::size_t size() const { return n_; }
   T* begin() { return p_; }
   T* end() { return p_ + n_; }
+  // Bytes of memory the array occupies (for memory accounting).
+  std::size_t bytes() const { return map_ != nullptr ? map_len_ : n_ * sizeof(T); }
 
  private:
   T* p_ = nullptr;
   std::size_t n_;
+  void* map_ = nullptr;  // the mapping when mmapped (p_ is inside it)
+  std::size_t map_len_ = 0;
 };
 
 }  // namespace tapwall::ct

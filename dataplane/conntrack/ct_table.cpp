@@ -69,10 +69,9 @@ void CtTable::prefetch_entries(uint64_t h) const {
     const uint32_t ref = bk.ref[std::countr_zero(m)];
     if (ref == kEmpty) continue;
     const char* e = reinterpret_cast<const char*>(&entries_[ref >> 1]);
-    // Written by the tracker (state, expiry, windows) and by finish() (counters).
+    // Written by the tracker (state, expiry, windows) and by finish() (counts).
     __builtin_prefetch(e, 1);
     __builtin_prefetch(e + 64, 1);
-    __builtin_prefetch(&counters_[ref >> 1], 1);
   }
 }
 
@@ -231,7 +230,6 @@ uint32_t CtTable::insert(const CtTuple& t, uint64_t h, uint64_t now_ns) {
     return kNoCtEntry;
   }
   free_.pop_back();
-  counters_[id] = CtCounters{};
   ++used_;
   return id;
 }

@@ -33,7 +33,7 @@ class CtTable {
   uint64_t hash(const CtTuple& t) const { return ct_hash(t, seed_); }
   // Hint the tuple's primary index line into cache (batch processing, stage 1).
   void prefetch(uint64_t h) const;
-  // Stage 2: read the primary line and hint the entries (both lines) and counters whose
+  // Stage 2: read the primary line and hint the entries (both lines) whose
   // signature matches; if none does, hint the alternative line instead.
   void prefetch_entries(uint64_t h) const;
   // Empty every entry's verdict cache slots.
@@ -60,6 +60,10 @@ class CtTable {
   const CtCounters& counters(uint32_t id) const { return counters_[id]; }
   std::size_t size() const { return used_; }
   std::size_t capacity() const { return entries_.size(); }
+  std::size_t memory_bytes() const {
+    return entries_.bytes() + counters_.bytes() + buckets_.bytes() +
+           free_.capacity() * sizeof(uint32_t);
+  }
 
   void for_each_live(uint64_t now_ns, const std::function<void(uint32_t)>& fn) const;
 

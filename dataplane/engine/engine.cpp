@@ -169,7 +169,7 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
   // Only a packet of the flow itself (not an error RELATED to it, not INVALID) sent to one
   // port may use the entry's cache: a flooded frame's per-port decisions would evict
   // each other, and the slot holds one.
-  const bool use_cache = cacheable && ct.state == CtState::Established &&
+  const bool use_cache = cacheable && cfg_.verdict_cache && ct.state == CtState::Established &&
                          ct.entry != kNoCtEntry && std::has_single_bit(egress);
   for (PortMask m = egress; m != 0; m &= m - 1) {
     PortId p = static_cast<PortId>(std::countr_zero(m));
@@ -219,7 +219,7 @@ PolicyDecision Engine::judge_cached(const PolicyQuery& q, const CtResult& ct) {
   if (id < records_.size()) {
     // intern() may have reset the cache (new tag): write the slot after it.
     slot.generation = vc_tag_;
-    slot.rule = id;
+    slot.rule = uint16_t(id);
   }
   return r.dec;
 }

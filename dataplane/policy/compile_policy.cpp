@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "policy_impl.hpp"
+#include "reference_evaluator.hpp"
 #include "rule_lowering.hpp"
 
 namespace tapwall {
@@ -250,12 +251,26 @@ std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> CompiledPolicy:
     impl->has[int(in.family)] = true;
     impl->path[int(in.family)] = in.rs->path;
     if (auto err = compile_family(*in.rs, in.family, ports, *impl)) return *err;
+    impl->rules[int(in.family)] = *in.rs;
   }
+  impl->ports.assign(ports.begin(), ports.end());
   impl->counters = std::make_unique<RuleCounter[]>(impl->infos.size());
   return std::shared_ptr<const CompiledPolicy>(new CompiledPolicy(std::move(impl)));
 }
 
 CompiledPolicy::CompiledPolicy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::vector<PolicyTraceStep> CompiledPolicy::trace(const PolicyQuery& q, PolicyDecision* decision) const {
+  const Impl& im = *impl_;
+  policy::ReferenceEvaluator ref(im.rules[0] ? &*im.rules[0] : nullptr,
+                                 im.rules[1] ? &*im.rules[1] : nullptr, im.ports);
+  std::vector<PolicyTraceStep> steps;
+  policy::ReferenceResult r = ref.judge(q, [&](const policy::TraceStep& t) {
+    steps.push_back({t.rule_id, t.matched});
+  });
+  if (decision) *decision = r.decision;
+  return steps;
+}
 CompiledPolicy::~CompiledPolicy() = default;
 uint64_t CompiledPolicy::generation() const { return impl_->generation; }
 std::size_t CompiledPolicy::rule_count() const { return impl_->infos.size(); }

@@ -17,6 +17,8 @@
 // Thread-safety: immutable after compile() except the relaxed atomic counters.
 #pragma once
 
+#include <optional>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,6 +124,10 @@ struct CompiledPolicy::Impl {
   bool has[2] = {false, false};
   std::string path[2];
   std::vector<policy::PrintChain> print_chains[2];
+  // The rules as written, kept for trace(): the reference walk explains a decision rule by
+  // rule without touching the compiled tables.
+  std::optional<RuleSet> rules[2];
+  std::vector<PortDesc> ports;
 };
 
 }  // namespace tapwall

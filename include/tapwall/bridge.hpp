@@ -20,7 +20,9 @@
 
 #include "tapwall/drop_recorder.hpp"
 #include "tapwall/engine.hpp"
+#include "tapwall/packet_filter.hpp"
 #include "tapwall/port.hpp"
+#include "tapwall/spsc_ring.hpp"
 
 namespace tapwall {
 
@@ -73,11 +75,38 @@ class Bridge {
   void call(const std::function<void(const Engine&, PortList&)>& fn);
   BridgeStats stats() const;  // a snapshot, refreshed by the worker every poll round
 
+  // Trace: copies of the outcomes of frames matching `filter` go to a ring the control
+  // thread drains. One trace at a time: returns an error when one is running.
+  std::string start_trace(std::shared_ptr<const PacketFilter> filter);
+  void stop_trace();
+  // Control thread: hands each queued traced outcome (bytes valid during the call) to fn.
+  std::size_t drain_trace(const std::function<void(const FrameOutcome&)>& fn);
+  uint64_t trace_overflows() const { return trace_overflow_.load(std::memory_order_relaxed); }
+  // Dump: also record accepted frames matching `filter` with the drop recorder (null: stop).
+  // Returns an error when there is no recorder.
+  std::string set_dump(std::shared_ptr<const PacketFilter> filter);
+
  private:
   void round(uint64_t now);
   void transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq);
   void serve_calls();
   void publish_stats();
+  void refresh_filters();
+  void tap_outcomes(const std::vector<FrameOutcome>& out);
+
+  struct TraceRecord {
+    FrameOutcome outcome;
+    uint32_t len = 0;
+    std::unique_ptr<uint8_t[]> data;
+  };
+  static constexpr uint32_t kTraceSnap = 2048;
+  SpscRing<TraceRecord> trace_ring_{256};
+  std::atomic<uint64_t> trace_overflow_{0};
+  std::mutex filter_mu_;  // guards the *_next_ pointers (control side)
+  std::shared_ptr<const PacketFilter> trace_next_, dump_next_;
+  std::atomic<uint64_t> filter_gen_{0};
+  uint64_t filter_seen_ = 0;                       // worker
+  std::shared_ptr<const PacketFilter> trace_, dump_;  // worker's copies
 
   PortList ports_;
   EngineConfig cfg_;

@@ -45,14 +45,14 @@ inline constexpr uint32_t kNoCtEntry = 0xffffffffu;
 
 // A small per-entry, per-direction slot where the engine may cache a policy decision.
 // It is valid only while every key field equals the current packet's (see engine).
+// 8 bytes, so that two of them and the flow's packet/byte accounting fit the 128-byte entry.
 struct CtVerdictCache {
-  uint32_t generation = 0;  // low 32 bits of the policy generation; 0 = empty
-  uint32_t rule = 0xffffffffu;
+  uint32_t generation = 0;  // the owner's cache tag (engine: changes with the policy); 0 = empty
+  uint16_t rule = 0xffff;   // the owner's id of the cached decision
   uint8_t out_port = 0xff;
-  uint8_t state = 0;        // CtState it was decided for
   uint8_t accept = 0;
-  uint8_t pad = 0;
 };
+static_assert(sizeof(CtVerdictCache) == 8);
 
 // A packet's lookup key, computed once per frame by prepare() and reused by the later
 // batch stages and track(): the tuple hash is the costliest pure part of a lookup.
@@ -104,8 +104,8 @@ class Conntrack {
   void prefetch(const Decoded& d) const;
   // The same, in two stages with the hash kept: prepare() hashes `d`'s tuple and starts
   // loading its index bucket; prefetch_entry(), called once that line has had time to
-  // arrive (after prepare() of the rest of the batch), starts loading the entries (and
-  // their counters) the bucket names for the tuple. Hints only: the table may change in
+  // arrive (after prepare() of the rest of the batch), starts loading the entries
+  // the bucket names for the tuple. Hints only: the table may change in
   // between (track() of earlier frames) without any effect on results.
   void prepare(const Decoded& d, CtLookup& lk) const;
   void prefetch_entry(const CtLookup& lk) const;
@@ -122,6 +122,10 @@ class Conntrack {
   void expire(uint64_t now_ns);
   std::size_t size() const;
   std::size_t capacity() const;
+  // Bytes of one entry, and of the whole table (entries, counters, index, free list):
+  // fixed at construction, whatever the number of flows.
+  static std::size_t entry_bytes();
+  std::size_t memory_bytes() const;
   const CtStats& stats() const;
   const CtConfig& config() const;
   void for_each(uint64_t now_ns, const std::function<void(const CtEntryView&)>& fn) const;

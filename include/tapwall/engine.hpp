@@ -46,6 +46,7 @@ struct EngineConfig {
   DefragConfig defrag;
   bool conntrack = true;        // off: every IP packet is judged with ct state None
   bool filter = true;           // off: forward everything the L2 rules admit (no policy)
+  bool verdict_cache = true;    // off: every copy is judged by the policy (A/B, tracing)
 };
 
 struct FrameIn {

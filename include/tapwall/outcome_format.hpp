@@ -28,6 +28,11 @@ std::string verdict_json(const FrameOutcome& o, const std::vector<PortDesc>& por
 std::string drop_comment(const FrameOutcome& o, const std::vector<PortDesc>& ports,
                          const CompiledPolicy& policy);
 
+// The recorder's comment: drop_comment() for a frame with a drop, else (a dumped accepted
+// frame) "accept to=<ports> ct=<state> rule=<path:line>|-".
+std::string record_comment(const FrameOutcome& o, const std::vector<PortDesc>& ports,
+                           const CompiledPolicy& policy);
+
 // True when the frame was dropped as a whole or toward at least one judged port.
 bool has_drop(const FrameOutcome& o);
 

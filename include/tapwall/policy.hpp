@@ -74,6 +74,12 @@ struct PolicyDecision {
   int32_t log_rule = kNoRule;      // first -j LOG rule that matched on the way, if any
 };
 
+// One rule (or chain policy) the FORWARD walk tried, and whether it matched.
+struct PolicyTraceStep {
+  int32_t rule = kNoRule;
+  bool matched = false;
+};
+
 class CompiledPolicy {
  public:
   // v6 may be null: IPv6 is then not filtered (the kernel's default without ip6tables rules).
@@ -89,6 +95,10 @@ class CompiledPolicy {
   // Count `packets` packets totalling `bytes` bytes on every rule of `path` (relaxed atomics).
   void count_path(const PolicyPath& path, uint64_t packets, uint64_t bytes) const;
   bool filters(Family f) const;  // a RuleSet was given for this family
+  // Every rule the FORWARD walk tries for q, in order, and whether it matched: the rules as
+  // written, walked one by one (slow; for trace). Counts nothing. `decision` receives the
+  // outcome, which equals what the compiled matcher decides.
+  std::vector<PolicyTraceStep> trace(const PolicyQuery& q, PolicyDecision* decision = nullptr) const;
   // Human-readable compiled chains with counters, like `iptables -L -v -n` (for `check`).
   void print(std::ostream& os) const;
 
