@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  check    parse and compile a rules file, print the compiled chains\n"
     "  run      run the bridge in place of br0 (tapwall run --help)\n"
     "  ctl      query or steer a running bridge (tapwall ctl --help)\n"
+    "  bench    measure the engine on your captures and rules (tapwall bench --help)\n"
     "  help     this text\n"
     "exit codes: 0 ok, 1 failure, 2 usage, 3 bad rules, 4 no such interface, 5 permission,\n"
     "            6 file cannot be opened\n";
@@ -73,6 +74,7 @@ int cli_main(int argc, char** argv) {
   if (cmd == "check") return check_main(argc, argv);
   if (cmd == "run") return run_main(argc, argv);
   if (cmd == "ctl") return ctl_main(argc, argv);
+  if (cmd == "bench") return bench_main(argc, argv);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;
     return kExitOk;

@@ -11,5 +11,6 @@ int replay_main(int argc, char** argv);
 int check_main(int argc, char** argv);
 int run_main(int argc, char** argv);
 int ctl_main(int argc, char** argv);
+int bench_main(int argc, char** argv);
 
 }  // namespace tapwall::control

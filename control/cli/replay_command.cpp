@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "tapwall/outcome_format.hpp"
 #include "tapwall/policy_loader.hpp"
+#include "merged_captures.hpp"
 #include "tapwall/capture_file.hpp"
 #include "tapwall/engine.hpp"
 #include "tapwall/packet_filter.hpp"
@@ -39,31 +40,10 @@ constexpr const char* kReplayUsage =
     "  --trace FILTER    explain the path of every frame matching a pcap filter expression\n"
     "                    (decode, L2, ct state, every rule tried, verdict per port)\n";
 
-// One input capture with a one-frame lookahead, copied because the reader reuses its buffer.
-struct Input {
-  PortId port = kNoPort;
-  std::string path;
-  std::unique_ptr<CaptureReader> reader;
-  bool has_next = false;
-  uint64_t ts_ns = 0;
-  uint64_t number = 0;  // 1-based number of the lookahead frame in its file
-  std::vector<uint8_t> bytes;
-
-  void advance() {
-    CapturedFrame f;
-    has_next = reader->next(f);
-    if (!has_next) return;
-    ++number;
-    ts_ns = f.ts_ns;
-    bytes.assign(f.bytes.begin(), f.bytes.end());
-  }
-};
-
 constexpr uint64_t kCookieInputShift = 40;
 
 struct ReplaySinks {
   const std::vector<PortDesc>& ports;
-  const std::vector<Input>& inputs;
   std::ostream* verdicts = nullptr;
   PcapngWriter* drops = nullptr;
   bool print = false;
@@ -169,30 +149,11 @@ int replay_main(int argc, char** argv) {
   }
   auto policy = std::get<std::shared_ptr<const CompiledPolicy>>(loaded);
 
-  std::vector<Input> inputs;
-  for (const std::string& spec : a.all("--in")) {
-    auto eq = spec.find('=');
-    if (eq == std::string::npos) {
-      std::cerr << "tapwall replay: --in wants NAME=FILE, got '" << spec << "'\n";
-      return kExitUsage;
-    }
-    std::string name = spec.substr(0, eq);
-    Input in;
-    for (std::size_t p = 0; p < ports.size(); ++p)
-      if (ports[p].name == name) in.port = static_cast<PortId>(p);
-    if (in.port == kNoPort) {
-      std::cerr << "tapwall replay: --in names port '" << name << "', which is not a port\n";
-      return kExitUsage;
-    }
-    in.path = spec.substr(eq + 1);
-    auto r = CaptureReader::open(in.path);
-    if (auto* e = std::get_if<std::string>(&r)) {
-      std::cerr << "tapwall replay: " << in.path << ": " << *e << "\n";
-      return kExitFile;
-    }
-    in.reader = std::move(std::get<std::unique_ptr<CaptureReader>>(r));
-    in.advance();
-    inputs.push_back(std::move(in));
+  MergedCaptures inputs;
+  bool file_error = false;
+  if (std::string err = inputs.open(a.all("--in"), ports, file_error); !err.empty()) {
+    std::cerr << "tapwall replay: " << err << "\n";
+    return file_error ? kExitFile : kExitUsage;
   }
 
   std::ofstream vfile;
@@ -234,22 +195,18 @@ int replay_main(int argc, char** argv) {
   cfg.ports = ports;
   cfg.conntrack = !a.has("--no-conntrack");
   Engine engine(cfg, policy);
-  ReplaySinks sinks{ports, inputs, vout, drops.get(), a.has("--print"), trace.get()};
+  ReplaySinks sinks{ports, vout, drops.get(), a.has("--print"), trace.get()};
 
   std::vector<FrameOutcome> out;
   uint64_t frames = 0, last_ts = 0, last_expire = 0;
   constexpr uint64_t kExpireEvery = 1000000000ull;
-  for (;;) {
-    Input* next = nullptr;
-    for (auto& in : inputs)  // strict '<' keeps the earlier --in flag on ties
-      if (in.has_next && (!next || in.ts_ns < next->ts_ns)) next = &in;
-    if (!next) break;
-    uint64_t input_index = static_cast<uint64_t>(next - inputs.data());
+  MergedFrame m;
+  while (inputs.next(m)) {
     FrameIn f;
-    f.bytes = next->bytes;
-    f.in = next->port;
-    f.ts_ns = next->ts_ns;
-    f.cookie = (input_index << kCookieInputShift) | next->number;
+    f.bytes = m.bytes;
+    f.in = m.port;
+    f.ts_ns = m.ts_ns;
+    f.cookie = (uint64_t{m.input} << kCookieInputShift) | m.number;
     last_ts = std::max(last_ts, f.ts_ns);
     out.clear();
     if (last_ts >= last_expire + kExpireEvery) {  // timers have a 1 s grain, as the kernel's GC
@@ -257,9 +214,8 @@ int replay_main(int argc, char** argv) {
       last_expire = last_ts;
     }
     engine.process({&f, 1}, out);
-    for (const auto& o : out) sinks.emit(o, *policy);
+    for (const auto& o : out) sinks.emit(o, *policy);  // before next(): bytes are m's
     ++frames;
-    next->advance();  // after emit: outcome bytes point into next->bytes
   }
   // The capture ended: whatever is still held can never complete.
   out.clear();

@@ -20,6 +20,10 @@ namespace tapwall {
 
 namespace {
 
+// Frames between an entry's prefetch and its use (each ~50-100 ns of work here, against
+// ~200 ns of memory latency).
+constexpr std::size_t kEntryAhead = 6;
+
 bool is_ip(const Decoded& d) { return d.l3 == L3Kind::Ipv4 || d.l3 == L3Kind::Ipv6; }
 
 void drop_frame(FrameOutcome& o, DropReason r) {
@@ -74,11 +78,17 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
       if (!d.dst_mac.is_multicast()) mac_->prefetch(d.dst_mac, d.vlan);
       if (track) ct_->prepare(d, lk_[i]);
     }
-    // Stage 2: the index lines have had a batch's worth of time: load the entries.
+    // Stage 2, a fixed distance ahead of stage 3: the index lines have had the batch's
+    // decoding to arrive; the entries get kEntryAhead frames of work to arrive (loading
+    // all of them at once had the first frames wait for theirs).
+    std::size_t ahead = 0;
     if (track)
-      for (std::size_t i = 0; i < n; ++i) ct_->prefetch_entry(lk_[i]);
+      for (; ahead < std::min(n, kEntryAhead); ++ahead) ct_->prefetch_entry(lk_[ahead]);
     // Stage 3: the work with effects, in arrival order.
-    for (std::size_t i = 0; i < n; ++i) process_one(f[i], dec_[i], why_[i], &lk_[i], out);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (track && ahead < n) ct_->prefetch_entry(lk_[ahead++]);
+      process_one(f[i], dec_[i], why_[i], &lk_[i], out);
+    }
   }
   flush_verdict_counts();
 }

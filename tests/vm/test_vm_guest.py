@@ -31,6 +31,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -50,7 +51,8 @@ TX_PORT, RX_PORT = 5001, 8080  # guest -> LAN, LAN -> guest
 GUEST_SEED, LAN_SEED = 1, 2
 SKIP = 77
 
-BACKEND_DEADLINE_S = 150  # QEMU start to guest poweroff, per backend (bounded, generous)
+BACKEND_DEADLINE_S = 120  # QEMU start to guest poweroff, per backend (bounded, generous)
+TOTAL_BUDGET_S = 270      # the whole run; CTest's TIMEOUT is 300
 TRANSFER_TIMEOUT_S = 60   # each transfer, inside the guest and in the LAN helpers
 PREFIX = "twvm%d-" % os.getpid()
 
@@ -380,7 +382,9 @@ def run_backend(args, guest_dir, backend, res):
     caps = {}
 
     def popen(name, cmd, **kw):
-        p = subprocess.Popen(cmd, **kw)
+        # setpriv --pdeathsig: if this driver is killed (CTest's timeout sends SIGKILL, which
+        # no cleanup survives), what it started dies with it instead of lingering.
+        p = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", *cmd], **kw)
         procs.append((name, p))
         return p
 
@@ -412,12 +416,13 @@ def run_backend(args, guest_dir, backend, res):
         sh("ip", "-n", br_ns, "link", "set", "tap0", "up")
         lan_mac = mac_of(lan_ns, "lan0")
 
-        # Captures in the bridge namespace: what the guest hands tap0, what the LAN hands eth0.
-        caps = {}
-        for dev in ("tap0", "eth0"):
+        # Captures: what the guest hands tap0 and the LAN hands eth0 (bridge namespace), and
+        # what reaches lan0 (LAN namespace). Frames tapwall sends with PACKET_QDISC_BYPASS
+        # (afpacket) skip the egress taps, so tap0/eth0 show them only with pcap.
+        for ns, dev in ((br_ns, "tap0"), (br_ns, "eth0"), (lan_ns, "lan0")):
             caps[dev] = os.path.join(wd, dev + ".pcap")
             popen("tcpdump " + dev,
-                  ["ip", "netns", "exec", br_ns, "tcpdump", "-p", "-n", "-U", "-s", "128",
+                  ["ip", "netns", "exec", ns, "tcpdump", "-Z", "root", "-p", "-n", "-U", "-s", "128",
                    "-i", dev, "-w", caps[dev], "tcp"],
                   stdout=subprocess.DEVNULL, stderr=logfile("tcpdump-%s.log" % dev))
 
@@ -450,7 +455,7 @@ def run_backend(args, guest_dir, backend, res):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not all(
                 "listening" in open(os.path.join(wd, "tcpdump-%s.log" % d)).read()
-                for d in ("tap0", "eth0")):
+                for d in caps):
             time.sleep(0.2)
 
         # LAN listener for guest -> LAN.
@@ -481,12 +486,15 @@ def run_backend(args, guest_dir, backend, res):
         qemu = popen("qemu", qemu_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                      stderr=logfile("qemu.err"))
         console = Console(qemu, os.path.join(wd, "console.log"))
-        deadline = t_qemu + BACKEND_DEADLINE_S
+        deadline = min(t_qemu + BACKEND_DEADLINE_S, T0 + TOTAL_BUDGET_S)
 
         w, d = console.wait(["ready", "fail"], deadline)
         timings["boot_s"] = round(time.monotonic() - t_qemu, 1)
         if not res.check(tag + " guest boots, virtio eth0 up", w == "ready",
-                         "%s; see %s" % (d and d["_line"], os.path.join(wd, "console.log"))):
+                         "%s; qemu exit %s: %s; see %s" % (
+                             d and d["_line"], qemu.poll(),
+                             open(os.path.join(wd, "qemu.err")).read()[-400:].strip(),
+                             os.path.join(wd, "console.log"))):
             return
         log("%s guest ready after %.1fs" % (tag, timings["boot_s"]))
 
@@ -581,9 +589,14 @@ def run_backend(args, guest_dir, backend, res):
     guest_sent = summarize(read_pcap(caps["tap0"]), GUEST_MAC)
     to_guest = summarize(read_pcap(caps["tap0"]), lan_mac)
     from_lan = summarize(read_pcap(caps["eth0"]), lan_mac)
-    log("%s tap0, guest's TCP: %s" % (tag, guest_sent))
-    log("%s tap0, TCP into the guest: %s" % (tag, to_guest))
-    log("%s eth0, LAN's TCP: %s" % (tag, from_lan))
+    lan_got = summarize(read_pcap(caps["lan0"]), GUEST_MAC)
+    log("%s tap0 <- guest (guest's TCP):      %s" % (tag, guest_sent))
+    log("%s tap0 -> guest (tapwall's output): %s%s" % (
+        tag, to_guest, "  (not visible: qdisc bypass)" if not to_guest["tcp_frames"] else ""))
+    log("%s eth0 <- LAN (LAN's TCP):          %s" % (tag, from_lan))
+    log("%s lan0 <- tapwall (guest's TCP):    %s" % (tag, lan_got))
+    if console and console.marker("stats"):
+        log("%s guest eth0 counters: %s" % (tag, console.marker("stats")["_line"]))
     log("%s timings %s" % (tag, timings))
     res.check(tag + " guest sent TSO super-frames (> 1514 B) on tap0",
               guest_sent["super_frames"] > 0,
@@ -592,7 +605,7 @@ def run_backend(args, guest_dir, backend, res):
                   guest_sent["partial_csum"]))
     with open(os.path.join(wd, "summary.json"), "w") as f:
         json.dump({"timings": timings, "tap0_from_guest": guest_sent, "tap0_to_guest": to_guest,
-                   "eth0_from_lan": from_lan, "console": console.tw_lines() if console else []},
+                   "eth0_from_lan": from_lan, "lan0_from_guest": lan_got, "console": console.tw_lines() if console else []},
                   f, indent=1)
 
 
@@ -643,11 +656,19 @@ def main():
                   "(apt-get install qemu-system-x86); see tools/vm/README.md")
             print("0 passed, 0 failed")
             return SKIP
+        missing = [t for t in ("tcpdump", "ip") if not shutil.which(t)]
+        if not res.check("host tools present", not missing, "missing: %s" % missing):
+            print("%d passed, %d failed" % (res.passed, res.failed))
+            return 1
         if not res.check("guest image built (tools/vm/build-guest.sh)", r.returncode == 0,
                          "%.1fs, %s" % (time.monotonic() - t, r.stdout.strip() or r.stderr[-500:])):
             print("%d passed, %d failed" % (res.passed, res.failed))
             return 1
         for backend in [b for b in args.backends.split(",") if b]:
+            if time.monotonic() - T0 > TOTAL_BUDGET_S - 60:
+                res.check("[%s] time left to run" % backend, False,
+                          "%.0fs of the %ds budget used" % (time.monotonic() - T0, TOTAL_BUDGET_S))
+                continue
             log("backend %s" % backend)
             run_backend(args, args.guest_dir, backend, res)
     except Stopped as e:

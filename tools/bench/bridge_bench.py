@@ -28,15 +28,21 @@ Tests of one trial (a trial = one configuration, fresh namespaces, one bridge pr
   udp10k    the same, source port cycling over FLOWS values (10000..): FLOWS conntrack entries
   drop53    the same frames to UDP port 53, which the seed drops (FORWARD policy DROP).
             Processed frames/s: kernel = eth0 rx_packets delta (every frame that entered the
-            bridge port); tapwall = frames tapwall read from eth0 (control socket `show
-            ports`, rx_frames delta; kernel ring drops reported beside). Bridge CPU: kernel =
-            softirq time (/proc/stat, all CPUs); tapwall = its process utime+stime
+            bridge port); tapwall = frames tapwall read from eth0 (its rx_frames counter,
+            read from `--metrics` in the br ns by default; kernel ring drops reported
+            beside). tapwall publishes counters about once a second while busy, so its
+            samples are taken right after a change and get their own window. Bridge CPU:
+            kernel = softirq time (/proc/stat, all CPUs); tapwall = its process utime+stime
             (/proc/PID/stat, all threads); softirq is recorded for every configuration.
+            (--tw-stats ctl reads `tapwall ctl --json show ports` instead; it crashed tapwall
+            under floods when this tool was written, see README.md.)
   ping_idle ping guest -> LAN (the seed drops LAN-initiated ICMP), COUNT pings at 10 ms;
             round-trip p50/p99/max and loss.
   ping_load the same while iperf3 (guest -> LAN) runs.
   tcp_off   iperf3 -c 192.0.2.1 from the guest (server in the LAN ns), DURATION s, offloads off.
-  tcp_on    the same after `ethtool -K … tso gso gro tx rx on` on all four veth ends.
+  tcp_on    the same after `ethtool -K … tso gso gro tx rx on` on all four veth ends;
+            tapwall is restarted after the change (libpcap sizes its ring slots from the
+            offload state at open time), the kernel bridge adapts live.
 Every traffic test also records offered (lan0 tx), bridge-port and tapwall counters, and
 the CPU figures above, so one can tell a slow sender from a slow bridge.
 """
@@ -51,6 +57,7 @@ import time
 
 HZ = os.sysconf("SC_CLK_TCK")
 IPERF_PORT = 5201
+METRICS_PORT = 9109
 
 
 def log(msg):
@@ -150,6 +157,8 @@ class Bench:
                "--backend", backend, "--control", self.a.control, "--log-level", "info"]
         if cfg == "nofilter":
             cmd.append("--no-filter")
+        if self.a.tw_stats == "metrics":
+            cmd += ["--metrics", f"127.0.0.1:{METRICS_PORT}"]
         self.tw_log_path = os.path.join(self.a.workdir, f"tapwall-{tag}.log")
         self.tw_log = open(self.tw_log_path, "w")
         self.tapwall = self.spawn(self.nsx("br", *cmd), stdout=self.tw_log, stderr=subprocess.STDOUT)
@@ -205,6 +214,18 @@ class Bench:
     def tw_ports(self):
         if not self.tapwall_alive():
             return None
+        if self.a.tw_stats == "none":
+            return None
+        if self.a.tw_stats == "metrics":
+            r = subprocess.run(self.nsx("br", "curl", "-s", "-m", "3", f"http://127.0.0.1:{METRICS_PORT}/metrics"),
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=5)
+            ports = {"_drops": dict(re.findall(r'^tapwall_drops_total\{(port="[^"]+",reason="[^"]+")\} (\d+)$', r.stdout, re.M))}
+            names = {"tapwall_rx_frames_total": "rx_frames", "tapwall_tx_frames_total": "tx_frames",
+                     "tapwall_rx_ring_drops_total": "rx_ring_drops"}
+            for m in re.finditer(r'^(tapwall_\w+)\{port="([^"]+)"\} (\d+)$', r.stdout, re.M):
+                if m.group(1) in names:
+                    ports.setdefault(m.group(2), {})[names[m.group(1)]] = int(m.group(3))
+            return ports if len(ports) > 1 else None
         r = subprocess.run([self.a.tapwall, "ctl", "--control", self.a.control, "--json", "show", "ports"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=5)
         try:
@@ -212,7 +233,7 @@ class Bench:
         except (ValueError, KeyError, TypeError):
             return None
 
-    def snap(self):
+    def snap(self, fresh=False):
         s = {}
         g = self.link_stats("guest")  # the figure that matters first, timestamped right after
         s["t"] = time.monotonic()
@@ -233,8 +254,22 @@ class Bench:
                 s["tw_cpu"] = int(st[11]) + int(st[12])  # utime + stime, all threads
             except (OSError, IndexError):
                 pass
-        s["tw"] = self.tw_ports()
+        s["tw"], s["tw_t"] = self.tw_fresh() if fresh else (self.tw_ports(), time.monotonic())
         return s
+
+    def tw_fresh(self, limit=1.5):
+        """tapwall publishes its counters about once a second while busy: poll until they
+        change, so the sample's time is the publish time (within one poll) and rates taken
+        between two such samples are not skewed by stale counters."""
+        first = self.tw_ports()
+        key = lambda p: p and p.get("eth0", {}).get("rx_frames")
+        t_end = time.monotonic() + limit
+        while first is not None and time.monotonic() < t_end:
+            cur = self.tw_ports()
+            if key(cur) != key(first):
+                return cur, time.monotonic()
+            time.sleep(0.02)
+        return first, time.monotonic()
 
     @staticmethod
     def delta(s0, s1):
@@ -252,6 +287,7 @@ class Bench:
         if s0["tw_cpu"] is not None and s1["tw_cpu"] is not None:
             m["tapwall_cores"] = (s1["tw_cpu"] - s0["tw_cpu"]) / HZ / dt
         if s0["tw"] and s1["tw"]:
+            dt = s1["tw_t"] - s0["tw_t"]  # tapwall's own counters: their own window
             e0, e1 = s0["tw"].get("eth0", {}), s1["tw"].get("eth0", {})
             t0, t1 = s0["tw"].get("tap0", {}), s1["tw"].get("tap0", {})
             m["tw_eth0_rx_pps"] = (e1.get("rx_frames", 0) - e0.get("rx_frames", 0)) / dt
@@ -278,13 +314,13 @@ class Bench:
 
     def flood(self, conf):
         dur = self.a.duration
-        cap = int(1_000_000 * (dur + 3))  # bounded in count as well as in time
-        p = self.spawn(self.nsx("lan", "timeout", "-s", "INT", str(dur + 3), "trafgen", "--dev", "lan0",
+        cap = int(1_000_000 * (dur + 5))  # bounded in count as well as in time
+        p = self.spawn(self.nsx("lan", "timeout", "-s", "INT", str(dur + 5), "trafgen", "--dev", "lan0",
                                 "--conf", conf, "--cpus", "1", "--num", str(cap)))
         time.sleep(0.5)
-        s0 = self.snap()
-        time.sleep(dur)
-        s1 = self.snap()
+        s0 = self.snap(fresh=True)
+        time.sleep(max(0.0, dur - (time.monotonic() - s0["t"])))
+        s1 = self.snap(fresh=True)
         self.stop(p, signal.SIGINT, 5)  # `timeout` passes SIGINT on to trafgen
         time.sleep(0.3)
         return self.delta(s0, s1)
@@ -346,7 +382,8 @@ class Bench:
         if cfg != "kernel":
             m["tapwall_alive"] = self.tapwall_alive()
             if not m["tapwall_alive"]:
-                self.problems.append({"trial": f"{cfg}#{rep}", "what": f"tapwall not running after {test}"})
+                self.problems.append({"trial": f"{cfg}-{rep}", "what": f"tapwall died during {test} "
+                                      f"(exit {self.tapwall.returncode if self.tapwall else '?'})"})
         self.results.append(m)
         brief = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in m.items()
                  if k in ("delivered_pps", "eth0_rx_pps", "tw_eth0_rx_pps", "tapwall_cores", "softirq_cores",
@@ -374,10 +411,23 @@ class Bench:
                 if name in self.a.skip:
                     continue
                 self.record(cfg, rep, name, fn())
+                if cfg != "kernel" and not self.tapwall_alive():
+                    log(f"tapwall died during {name} (exit {self.tapwall.returncode}); rest of the trial skipped")
+                    return
             if "tcp_on" not in self.a.skip:
+                # tapwall is restarted with offloads on, as it would be deployed: libpcap sizes
+                # its ring slots from the offload state at open time (MTU-sized when off), so a
+                # live toggle would truncate every GSO frame. The kernel bridge adapts live.
+                if cfg != "kernel":
+                    if self.tapwall_alive():
+                        info["tw_ports_offloads_off"] = self.tw_ports()
+                    info["offloads_off_run"] = self.bridge_stop(cfg, tag)
                 self.offloads("on")
                 time.sleep(0.3)
-                self.wait_ready(5)
+                if cfg != "kernel":
+                    self.bridge_start(cfg, tag + "-offl")
+                if not self.wait_ready(10):
+                    self.problems.append({"trial": tag, "what": "no ping guest->LAN with offloads on within 10 s"})
                 self.record(cfg, rep, "tcp_on", self.tcp())
             if self.tapwall_alive():
                 info["tw_ports_final"] = self.tw_ports()
@@ -414,13 +464,15 @@ def main():
     ap.add_argument("--pidfile", required=True)
     ap.add_argument("--prefix", default="twb")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=4)
     ap.add_argument("--pings", type=int, default=200)
     ap.add_argument("--flows", type=int, default=10000)
     ap.add_argument("--configs", default="kernel,nofilter,afpacket,pcap")
     ap.add_argument("--skip", default="", help="comma list of tests to skip")
     ap.add_argument("--mode", default="full")
     ap.add_argument("--git", default="")
+    ap.add_argument("--tw-stats", default="metrics", choices=["metrics", "ctl", "none"],
+                    help="how tapwall's own counters are read during a test (ctl: control socket)")
     a = ap.parse_args()
     a.skip = set(filter(None, a.skip.split(",")))
     a.control = os.path.join(a.workdir, "control.sock")

@@ -136,7 +136,8 @@ case "$ROLE" in
     wrc=$?
     [ $rc -eq 0 ] && rc=$wrc
     say "rx-sha sha256=$(sha_of /tmp/rx.bin) bytes=$(wc -c < /tmp/rx.bin) rc=$rc"
-    say "stats $(cat /sys/class/net/eth0/statistics/tx_packets) tx_packets $(cat /sys/class/net/eth0/statistics/rx_packets) rx_packets"
+    st=/sys/class/net/eth0/statistics
+    say "stats tx_packets=$(cat $st/tx_packets) rx_packets=$(cat $st/rx_packets) rx_errors=$(cat $st/rx_errors) rx_dropped=$(cat $st/rx_dropped)"
     ;;
   *)
     say "fail unknown-role $ROLE"
