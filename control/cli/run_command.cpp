@@ -23,6 +23,9 @@ constexpr const char* kRunUsage =
     "  --rules6 FILE      ip6tables rules; without it IPv6 is not filtered\n"
     "  --backend B        pcap (default, portable) or afpacket (TPACKET_V3, faster)\n"
     "  --drops DIR        write dropped frames to rotating pcapng files in DIR\n"
+    "  --drops-file-mb N  rotate drop files at N MiB (default 64)\n"
+    "  --drops-files N    keep at most N drop files (default 8): disk cap = N x size\n"
+    "  --drops-rate N     record at most N frames/s per drop reason (default 1000)\n"
     "  --control PATH     control socket (default /run/tapwall.sock; '' disables)\n"
     "  --log-level L      trace, debug, info (default), warn, error\n"
     "  --no-filter        forward everything (no policy, no conntrack): a baseline\n"
@@ -32,7 +35,8 @@ constexpr const char* kRunUsage =
 
 int run_main(int argc, char** argv) {
   Args a;
-  for (auto o : {"--rules", "--rules6", "--backend", "--drops", "--control", "--log-level", "--metrics"})
+  for (auto o : {"--rules", "--rules6", "--backend", "--drops", "--control", "--log-level", "--metrics",
+                 "--drops-file-mb", "--drops-files", "--drops-rate"})
     a.option(o);
   for (auto o : {"--uplink", "--vm", "--host-port"}) a.option(o, true);
   a.flag("--help");
@@ -63,6 +67,18 @@ int run_main(int argc, char** argv) {
   o.metrics = a.get("--metrics").value_or("");
   o.log_level = a.get("--log-level").value_or("info");
   o.filter = !a.has("--no-filter");
+  try {
+    o.drops_file_mb = std::stoull(a.get("--drops-file-mb").value_or("64"));
+    o.drops_files = uint32_t(std::stoul(a.get("--drops-files").value_or("8")));
+    o.drops_rate = uint32_t(std::stoul(a.get("--drops-rate").value_or("1000")));
+  } catch (const std::exception&) {
+    std::cerr << "tapwall run: --drops-file-mb, --drops-files and --drops-rate take numbers\n";
+    return kExitUsage;
+  }
+  if (o.drops_file_mb == 0 || o.drops_files == 0) {
+    std::cerr << "tapwall run: --drops-file-mb and --drops-files must be at least 1\n";
+    return kExitUsage;
+  }
   return run_daemon(o);
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <utility>  // before Asio: Boost 1.74 uses std::exchange without it
 #include <boost/asio.hpp>
@@ -87,6 +88,10 @@ int run_daemon(const DaemonOptions& o) {
   if (!o.drops_dir.empty()) {
     DropRecorderConfig dc;
     dc.dir = o.drops_dir;
+    dc.max_file_bytes = o.drops_file_mb << 20;
+    dc.max_files = o.drops_files;
+    dc.rate_per_reason = o.drops_rate;
+    dc.burst_per_reason = std::max<uint32_t>(1, o.drops_rate * 2);
     drops = std::make_unique<DropRecorder>(dc, descs, &record_comment);
     if (std::string err = drops->start(); !err.empty()) {
       spdlog::error("--drops: {}", err);

@@ -16,6 +16,9 @@ struct DaemonOptions {
   std::string rules4, rules6;
   std::string backend = "pcap";  // pcap | afpacket
   std::string drops_dir;         // empty: no drop recording
+  uint64_t drops_file_mb = 64;   // rotate drop files at this size
+  uint32_t drops_files = 8;      // keep at most this many (disk cap = size x files)
+  uint32_t drops_rate = 1000;    // frames/s recorded per drop reason
   std::string control_path = "/run/tapwall.sock";
   std::string metrics;           // "" off, else "PORT" or "127.0.0.1:PORT"
   std::string log_level = "info";

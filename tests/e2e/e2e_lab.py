@@ -201,15 +201,17 @@ def recv_all(s: socket.socket) -> bytes:
         buf += chunk
 
 
-def tcp_exchange(client_ns: str, server_ns: str, addr: str, port: int) -> tuple[str, str]:
-    """One TCP request/response from client_ns to addr:port served in server_ns.
+def tcp_exchange(client_ns: str, server_ns: str, addr: str, port: int,
+                 cport: int = 0) -> tuple[str, str]:
+    """One TCP request/response from client_ns to addr:port served in server_ns (from
+    client port `cport` when not 0).
 
     Returns (outcome, detail): outcome is "ok" when the connection completes and both
     messages arrive intact, "blocked" when it cannot be established and the server never
     saw it, or "broken" for anything in between."""
     listener = tcp_listen(server_ns, addr, port)
     try:
-        c = tcp_connect(client_ns, addr, port)
+        c = tcp_connect(client_ns, addr, port, bind=("", cport) if cport else None)
         if c is None:
             late = accept_nowait(listener)
             if late:

@@ -30,7 +30,7 @@ import glob
 import json
 import os
 import re
-import socket
+import subprocess
 import sys
 import time
 
@@ -195,6 +195,42 @@ def body(lab: L.Lab, res: L.Results, args):
         _, r = lab.ctl("show", "rules")
         res.check("show rules reports the new generation", r["generation"] == gen + 2, str(r["generation"]))
         res.check("after reloads the kept flow still carries data", stream.ping())
+
+        # trace: stream the path of a matching live frame. The trace starts asynchronously,
+        # so matching frames (raw SYNs to guest:22) are sent until the client has its one
+        # frame (--count 1) or gives up (--seconds 10).
+        tr = subprocess.Popen([lab.tapwall, "ctl", "--control", lab.control, "--json", "trace",
+                               "tcp dst port 22", "--count", "1", "--seconds", "10"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        syn = L.eth(gmac, lmac, 0x0800, L.ipv4(lanip, guest, 6, L.tcp(lanip, guest, 40022, 22)))
+        while tr.poll() is None:
+            L.send_raw(lan, "lan0", [syn])
+            try:
+                tr.wait(0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        out, err = tr.communicate()
+        first = out.splitlines()[0] if out.strip() else ""
+        try:
+            t = json.loads(first)
+        except ValueError:
+            t = {}
+        tp = (t.get("ports") or [{}])[0]
+        res.check("trace: a SYN to guest:22 shown in=eth0 ct=NEW, dropped toward tap0 by "
+                  f"chain_policy at {os.path.basename(RULES)}:{l_policy}, with the rules tried",
+                  tr.returncode == 0 and t.get("in") == "eth0" and t.get("ct") == "NEW"
+                  and tp.get("port") == "tap0" and tp.get("verdict") == "drop"
+                  and tp.get("reason") == "chain_policy" and tp.get("rule") == f"{RULES}:{l_policy}"
+                  and len(tp.get("tried", [])) >= 2, f"rc={tr.returncode} {first[:400]} {err[:200]}")
+
+        # dump: accepted frames matching a filter are recorded too, until dump stop.
+        rc, d1 = lab.ctl("dump", "start", "tcp port 80")
+        res.check("dump start: ok", rc == 0 and d1.get("dump") is True, json.dumps(d1))
+        o1 = L.tcp_exchange(lan, g0, guest, 80, cport=40080)
+        rc, d2 = lab.ctl("dump", "stop")
+        res.check("dump stop: ok", rc == 0 and d2.get("dump") is False, json.dumps(d2))
+        o2 = L.tcp_exchange(lan, g0, guest, 80, cport=40081)
+        res.check("dump: both :80 exchanges ok", o1[0] == "ok" and o2[0] == "ok", f"{o1} {o2}")
     finally:
         stream.close()
 
@@ -213,16 +249,19 @@ def body(lab: L.Lab, res: L.Results, args):
 
     files = sorted(glob.glob(os.path.join(drops_dir, "*.pcapng")))
     res.check("--drops wrote pcapng files", len(files) > 0, str(os.listdir(drops_dir) if os.path.isdir(drops_dir) else None))
-    rows = []
+    rows, accepts = [], []
     for f in files:
         r = L.run(["tshark", "-r", f, "-T", "fields", "-e", "frame.interface_name", "-e",
-                   "frame.comment"], check=False, merge_stderr=False)
+                   "tcp.srcport", "-e", "tcp.dstport", "-e", "frame.comment"],
+                  check=False, merge_stderr=False)
         for line in r.stdout.splitlines():
-            iface, _, comment = line.partition("\t")
+            iface, sport, dport, comment = (line.split("\t") + ["", "", ""])[:4]
             for c in comment.split(","):  # several comments are joined with commas
                 for cl in c.split("\n"):
                     if cl.startswith("drop "):
                         rows.append((iface, cl))
+                    elif cl.startswith("accept "):
+                        accepts.append((iface, sport, dport, cl))
     print(f"recorded drop comments: {len(rows)}")
     expect_rule = {"chain_policy": f"{RULES}:{l_policy}", "rule_drop": f"{RULES}:{l_drop23}"}
     for reason in sorted(want):
@@ -231,7 +270,17 @@ def body(lab: L.Lab, res: L.Results, args):
         good = [(i, c) for i, c in hits if i == "eth0" and f" rule={rule} " in c + " " and " in=eth0" in c]
         res.check(f"recorded: {reason} on eth0 with rule={rule}", bool(good),
                   (good or hits or ["none"])[0].__str__()[:300])
+    dumped = [a for a in accepts if "40080" in (a[1], a[2])]
+    syn80 = [a for a in dumped if a[0] == "eth0" and a[2] == "80" and " to=tap0 " in a[3]
+             and " ct=NEW " in a[3] and a[3].endswith(f" rule={RULES}:{l_multi}")]
+    res.check("dump: the :80 SYN recorded as accepted toward tap0 by the multiport rule",
+              bool(syn80), str(dumped[:3])[:400])
+    res.check("dump: frames of the :80 exchange recorded both ways",
+              any(a[0] == "tap0" and a[1] == "80" for a in dumped), str(dumped)[:400])
+    after = [a for a in accepts if "40081" in (a[1], a[2])]
+    res.check("dump stop: the later :80 exchange not recorded", not after, str(after[:2]))
 
 
 if __name__ == "__main__":
     L.main("ctl", body)
+

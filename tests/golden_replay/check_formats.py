@@ -76,6 +76,8 @@ def check_replay(tapwall, case, tmp):
     expect(t.returncode == 0, f"tshark failed on the drops file: {t.stderr}")
     rows = [l.split("|", 1) for l in t.stdout.splitlines()]
     expect(len(rows) == len(dropped), f"{len(rows)} packets in drops, {len(dropped)} dropped frames")
+    reasons_seen = set(re.findall(r"reason=(\w+)", t.stdout))
+    expect(len(reasons_seen) >= 5, f"drops file shows only {sorted(reasons_seen)}: want at least 5 reasons")
     for (iface, comment), v in zip(rows, dropped):
         expect(iface == v["in"], f"drop on interface {iface}, frame came in on {v['in']}")
         expect(f"reason={v['reason']}" in comment, f"comment {comment!r} lacks reason {v['reason']}")

@@ -438,7 +438,9 @@ def run_backend(args, guest_dir, backend, res):
         tw = None if backend == "kernel" else popen("tapwall", ["ip", "netns", "exec", br_ns, args.tapwall, "run",
                                "--uplink", "eth0", "--vm", "tap0", "--rules", RULES,
                                "--backend", backend, "--control", ctl_path],
-                   stdout=logfile("tapwall.log"), stderr=subprocess.STDOUT)
+                   stdout=logfile("tapwall.log"), stderr=subprocess.STDOUT,
+                   env=dict(os.environ, UBSAN_OPTIONS=os.environ.get(
+                       "UBSAN_OPTIONS", "print_stacktrace=1")))
         deadline = time.monotonic() + 60
         ports = None
         while tw and time.monotonic() < deadline and tw.poll() is None:
