@@ -184,6 +184,9 @@ Established setup_established(uint32_t flows, bool verdict_cache, uint32_t host_
   std::shuffle(order.begin(), order.end(), std::mt19937(42));
   for (std::size_t i : order)
     s.traffic.add(Bytes(traffic.bytes(i).begin(), traffic.bytes(i).end()), traffic.port[i]);
+  // One untimed pass: the steady state (a reply's first ACK is judged, not cached, since
+  // the SYN/ACK before it had other flags) even when the timed loop runs once (1M flows).
+  run_frames(*s.engine, s.traffic, kT0 + 500, out);
   return s;
 }
 

@@ -49,7 +49,7 @@ std::string reasons_json(const std::array<uint64_t, kDropReasonCount>& by_reason
 std::string show_ports(const ControlContext& c) {
   BridgeStats s = c.bridge.stats();
   std::string j = "{\"ok\":true,\"ports\":[";
-  for (std::size_t p = 0; p < c.ports.size(); ++p) {
+  for (std::size_t p = 0; p < c.ports.size() && p < s.ports.size() && p < s.drops_by_port.size(); ++p) {
     const PortStats& ps = s.ports[p];
     if (p) j += ',';
     j += "{\"name\":" + q(c.ports[p].name) + ",\"role\":" + q(role_name(c.ports[p].role)) +
@@ -168,6 +168,7 @@ std::string reload(const ControlContext& c, const std::vector<std::string>& args
     return error_json(r.error);
   }
   if (!dry) {
+    c.bridge.sync();  // in force for the next frame when the client hears "applied"
     spdlog::info("ctl reload: rules reloaded (generation {})", r.policy->generation());
     return "{\"ok\":true,\"applied\":true,\"generation\":" + num(r.policy->generation()) + "}";
   }
@@ -181,6 +182,7 @@ std::string reload(const ControlContext& c, const std::vector<std::string>& args
 std::string dump(const ControlContext& c, const std::vector<std::string>& w, const std::string& line) {
   if (w.size() >= 2 && w[1] == "stop") {
     c.bridge.set_dump(nullptr);
+    c.bridge.sync();
     return "{\"ok\":true,\"dump\":false}";
   }
   if (w.size() < 2 || w[1] != "start") return error_json("usage: dump start [FILTER] | dump stop");
@@ -190,6 +192,7 @@ std::string dump(const ControlContext& c, const std::vector<std::string>& w, con
   if (auto* e = std::get_if<std::string>(&f)) return error_json(*e);
   if (std::string err = c.bridge.set_dump(std::get<std::shared_ptr<const PacketFilter>>(f)); !err.empty())
     return error_json(err);
+  c.bridge.sync();
   return "{\"ok\":true,\"dump\":true,\"filter\":" + q(expr) + "}";
 }
 
@@ -266,6 +269,7 @@ void ControlServer::start_trace_session(std::shared_ptr<local::socket> s, const 
   ctx_.bridge.drain_trace([](const FrameOutcome&) {});  // leftovers of an earlier trace
   if (std::string err = ctx_.bridge.start_trace(std::get<std::shared_ptr<const PacketFilter>>(f)); !err.empty())
     return reply_error(err);
+  ctx_.bridge.sync();  // frames after this line is answered are traced
   auto ss = std::make_shared<TraceSession>(s, io_, json);
   // The client says nothing more: a completed read means it hung up.
   ss->sock->async_read_some(asio::buffer(ss->probe), [this, ss](const boost::system::error_code&, std::size_t) {

@@ -19,6 +19,7 @@
 #include "tapwall/exit_codes.hpp"
 #include "tapwall/policy_loader.hpp"
 #include "tapwall/port.hpp"
+#include "tapwall/port_netdev.hpp"
 #include "tapwall/outcome_format.hpp"
 
 namespace tapwall::control {
@@ -42,6 +43,12 @@ int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridg
                                                    : kExitFailure;
     }
     auto& port = std::get<std::unique_ptr<Port>>(r);
+    if (d.role != PortRole::Host) {
+      // A bridge port is not a host interface (br0 enslaved it): up, no ARP, no IPv6.
+      if (!set_link_up(d.name)) spdlog::warn("port {}: cannot set the link up", d.name);
+      if (!isolate_from_host_stack(d.name))
+        spdlog::warn("port {}: cannot set arp_ignore/disable_ipv6; the host may answer on it", d.name);
+    }
     spdlog::info("port {}: {} backend, role {}, mtu {}", d.name,
                  po.backend == PortBackend::AfPacket ? "afpacket"
                  : po.backend == PortBackend::Tap    ? "tap"

@@ -62,6 +62,7 @@ Bridge::Bridge(PortList ports, EngineConfig cfg, PolicySlot& slot, DropRecorder*
   }
   stats_.ports.resize(n);
   drops_by_port_.resize(n);
+  stats_.drops_by_port.resize(n);  // readers index it by port before the first publish
 }
 
 Bridge::~Bridge() = default;
@@ -72,17 +73,16 @@ void Bridge::run(const std::atomic<bool>& stop) {
   for (std::size_t i = 0; i < ports_.size(); ++i) fds[i] = {ports_[i]->fd(), POLLIN, 0};
   last_expire_ = monotonic_ns();
   while (!stop.load(std::memory_order_relaxed)) {
-    if (slot_.generation() != generation_) {  // a reload: judge later packets by the new rules
-      auto p = slot_.current();
-      generation_ = p->generation();
-      if (drops_) drops_->note_policy(p);
-      engine_->set_policy(std::move(p));
-    }
+    // Calls first, then the hand-overs: a control request that published a policy or a
+    // filter and then synced with a call is in force before the next round (sync()).
     if (call_pending_.load(std::memory_order_acquire)) serve_calls();
-    if (filter_gen_.load(std::memory_order_acquire) != filter_seen_) refresh_filters();
+    pick_up_changes();
     int ready = ::poll(fds.data(), fds.size(), opts_.poll_timeout_ms);
     uint64_t now = monotonic_ns();
-    if (ready > 0) round(now);
+    if (ready > 0) {
+      pick_up_changes();  // the frames that woke us are judged by what is current now
+      round(now);
+    }
     if (now - last_expire_ >= opts_.expire_every_ns) {
       out_.clear();
       engine_->expire(now, out_);
@@ -91,9 +91,10 @@ void Bridge::run(const std::atomic<bool>& stop) {
         if (drops_) drops_->submit(o);
       }
       last_expire_ = now;
+    }
+    if (ready <= 0 || now - last_publish_ >= kPublishEveryNs) {  // counters stay fresh under load
       publish_stats();
-    } else if (ready <= 0) {
-      publish_stats();
+      last_publish_ = now;
     }
   }
   running_ = false;
@@ -202,6 +203,20 @@ void Bridge::publish_stats() {
   }
   stats_.policy_generation = generation_;
   stats_.drops_by_port = drops_by_port_;
+}
+
+void Bridge::pick_up_changes() {
+  if (slot_.generation() != generation_) {  // a reload: judge later packets by the new rules
+    auto p = slot_.current();
+    generation_ = p->generation();
+    if (drops_) drops_->note_policy(p);
+    engine_->set_policy(std::move(p));
+  }
+  if (filter_gen_.load(std::memory_order_acquire) != filter_seen_) refresh_filters();
+}
+
+void Bridge::sync() {
+  call([](const Engine&, PortList&) {});
 }
 
 void Bridge::refresh_filters() {

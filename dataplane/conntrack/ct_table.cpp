@@ -6,9 +6,6 @@
 
 #include <bit>
 #include <cstring>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace tapwall::ct {
 
@@ -35,22 +32,6 @@ CtTable::CtTable(uint32_t capacity, uint64_t seed, CtStats& stats)
   const uint32_t n = uint32_t(entries_.size());
   free_.reserve(n);
   for (uint32_t i = n; i-- > 0;) free_.push_back(i);
-}
-
-uint32_t CtTable::sig_matches(const Bucket& bk, uint32_t sig) {
-#if defined(__SSE2__)
-  // One compare for the 8 signatures instead of 8 unpredictable branches.
-  const __m128i s = _mm_set1_epi32(int(sig));
-  const __m128i lo = _mm_cmpeq_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(bk.sig)), s);
-  const __m128i hi =
-      _mm_cmpeq_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(bk.sig + 4)), s);
-  return uint32_t(_mm_movemask_ps(_mm_castsi128_ps(lo))) |
-         uint32_t(_mm_movemask_ps(_mm_castsi128_ps(hi))) << 4;
-#else
-  uint32_t m = 0;
-  for (int i = 0; i < kWays; ++i) m |= uint32_t(bk.sig[i] == sig) << i;
-  return m;
-#endif
 }
 
 void CtTable::prefetch(uint64_t h) const { __builtin_prefetch(&buckets_[bucket_of(h)]); }
@@ -80,31 +61,6 @@ void CtTable::clear_verdict_caches() {
     e.vc[0] = CtVerdictCache{};
     e.vc[1] = CtVerdictCache{};
   }
-}
-
-uint32_t CtTable::find(const CtTuple& t, uint64_t h, uint64_t now_ns, bool& reply) {
-  const uint32_t sig = sig_of(h);
-  uint32_t b = bucket_of(h);
-  for (int round = 0; round < 2; ++round) {
-    const Bucket& bk = buckets_[b];
-    for (uint32_t m = sig_matches(bk, sig); m != 0; m &= m - 1) {
-      const int i = std::countr_zero(m);
-      if (bk.ref[i] == kEmpty) continue;
-      const uint32_t id = bk.ref[i] >> 1;
-      const bool dir = bk.ref[i] & 1;
-      const CtEntry& e = entries_[id];
-      if (!e.matches(t, dir)) continue;
-      if (expired(e, now_ns) && !(e.status & kStPending)) {
-        remove(id);
-        ++stats_.expired;
-        return kNoCtEntry;  // a tuple is in the index at most once
-      }
-      reply = dir;
-      return id;
-    }
-    b = alt_bucket(b, sig);
-  }
-  return kNoCtEntry;
 }
 
 bool CtTable::index_add(uint64_t h, uint32_t ref) {
@@ -245,19 +201,6 @@ void CtTable::remove(uint32_t id) {
   e.vc[1] = CtVerdictCache{};
   free_.push_back(id);
   --used_;
-}
-
-void CtTable::sweep(uint64_t now_ns, uint32_t budget) {
-  const uint32_t n = uint32_t(entries_.size());
-  for (uint32_t k = 0; k < budget && used_ > 0; ++k) {
-    const uint32_t id = sweep_cursor_;
-    sweep_cursor_ = sweep_cursor_ + 1 == n ? 0 : sweep_cursor_ + 1;
-    const CtEntry& e = entries_[id];
-    if ((e.status & kStInUse) && !(e.status & kStPending) && expired(e, now_ns)) {
-      remove(id);
-      ++stats_.expired;
-    }
-  }
 }
 
 void CtTable::expire_all(uint64_t now_ns) {

@@ -39,24 +39,6 @@ constexpr uint8_t kTransitions[2][6][kTcpStateCount] = {
     },
 };
 
-// Valid combinations of FIN/SYN/RST/ACK/URG (PSH, ECE and CWR are always allowed).
-constexpr bool flag_combo_valid(uint8_t f) {
-  switch (f) {
-    case kTcpSyn:
-    case kTcpSyn | kTcpUrg:
-    case kTcpSyn | kTcpAck:
-    case kTcpRst:
-    case kTcpRst | kTcpAck:
-    case kTcpFin | kTcpAck:
-    case kTcpFin | kTcpAck | kTcpUrg:
-    case kTcpAck:
-    case kTcpAck | kTcpUrg:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Per-connection flags kept in TcpTrack::last_flags.
 constexpr uint8_t kExpChallengeAck = 0x40;
 constexpr uint8_t kSimultaneousOpen = 0x80;
@@ -307,36 +289,6 @@ RstCheck check_rst(CtEntry& e, int dir, uint8_t old_state, uint8_t& new_state,
 }
 
 }  // namespace
-
-bool tcp_flags_valid(uint8_t flags) {
-  return flag_combo_valid(uint8_t(flags & ~(kTcpEce | kTcpCwr | kTcpPsh)));
-}
-
-TcpIndex tcp_index(uint8_t f) {
-  if (f & kTcpRst) return kIdxRst;
-  if (f & kTcpSyn) return (f & kTcpAck) ? kIdxSynAck : kIdxSyn;
-  if (f & kTcpFin) return kIdxFin;
-  if (f & kTcpAck) return kIdxAck;
-  return kIdxNone;
-}
-
-bool tcp_header_valid(const Decoded& d) {
-  if (d.tcp_doff < 20 || d.ip_end < d.l4_off) return false;
-  return uint32_t(d.ip_end - d.l4_off) >= d.tcp_doff && tcp_flags_valid(d.tcp_flags);
-}
-
-bool tcp_segment(const Decoded& d, std::span<const uint8_t> frame, TcpSegment& out) {
-  if (d.tcp_doff < 20 || std::size_t(d.l4_off) + d.tcp_doff > frame.size() ||
-      d.ip_end < d.l4_off + d.tcp_doff)
-    return false;
-  out.seq = d.tcp_seq;
-  out.ack = d.tcp_ack;
-  out.win = d.tcp_window;
-  out.flags = d.tcp_flags;
-  out.payload_len = uint32_t(d.ip_end - d.l4_off - d.tcp_doff);
-  out.options = frame.subspan(d.l4_off + 20, d.tcp_doff - 20);
-  return true;
-}
 
 bool tcp_can_create(const TcpSegment& s, bool loose) {
   const uint8_t ns = kTransitions[0][tcp_index(s.flags)][kTcpNone];

@@ -46,13 +46,56 @@ enum class TcpAction : uint8_t {
   AcceptKill,  // accepted, then delete the entry (RST while no reply seen)
 };
 
+// Inline: these run for every TCP packet, and are a few compares each next to a call.
+// Valid combinations of FIN/SYN/RST/ACK/URG (PSH, ECE and CWR are always allowed).
+constexpr bool tcp_flag_combo_valid(uint8_t f) {
+  switch (f) {
+    case kTcpSyn:
+    case kTcpSyn | kTcpUrg:
+    case kTcpSyn | kTcpAck:
+    case kTcpRst:
+    case kTcpRst | kTcpAck:
+    case kTcpFin | kTcpAck:
+    case kTcpFin | kTcpAck | kTcpUrg:
+    case kTcpAck:
+    case kTcpAck | kTcpUrg:
+      return true;
+    default:
+      return false;
+  }
+}
+
+inline bool tcp_flags_valid(uint8_t flags) {
+  return tcp_flag_combo_valid(uint8_t(flags & ~(kTcpEce | kTcpCwr | kTcpPsh)));
+}
+
+inline TcpIndex tcp_index(uint8_t f) {
+  if (f & kTcpRst) return kIdxRst;
+  if (f & kTcpSyn) return (f & kTcpAck) ? kIdxSynAck : kIdxSyn;
+  if (f & kTcpFin) return kIdxFin;
+  if (f & kTcpAck) return kIdxAck;
+  return kIdxNone;
+}
+
 // tcp_error(): header length and flag combination. (The checksum is checked by the caller.)
-bool tcp_header_valid(const Decoded& d);
-bool tcp_flags_valid(uint8_t flags);
-TcpIndex tcp_index(uint8_t flags);
+inline bool tcp_header_valid(const Decoded& d) {
+  if (d.tcp_doff < 20 || d.ip_end < d.l4_off) return false;
+  return uint32_t(d.ip_end - d.l4_off) >= d.tcp_doff && tcp_flags_valid(d.tcp_flags);
+}
 
 // Segment view from a decoded frame; false if the header/options are not inside `frame`.
-bool tcp_segment(const Decoded& d, std::span<const uint8_t> frame, TcpSegment& out);
+inline bool tcp_segment(const Decoded& d, std::span<const uint8_t> frame, TcpSegment& out) {
+  if (d.tcp_doff < 20 || std::size_t(d.l4_off) + d.tcp_doff > frame.size() ||
+      d.ip_end < d.l4_off + d.tcp_doff)
+    return false;
+  out.seq = d.tcp_seq;
+  out.ack = d.tcp_ack;
+  out.win = d.tcp_window;
+  out.flags = d.tcp_flags;
+  out.payload_len = uint32_t(d.ip_end - d.l4_off - d.tcp_doff);
+  out.options = frame.subspan(d.l4_off + 20, d.tcp_doff - 20);
+  return true;
+}
 
 // tcp_new(): would this segment create an entry (SYN, or a pickup ACK with loose)?
 bool tcp_can_create(const TcpSegment& s, bool loose);

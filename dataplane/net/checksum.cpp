@@ -26,9 +26,10 @@ inline uint16_t fold64(uint64_t s) {
   return static_cast<uint16_t>(s);
 }
 
-// One's-complement sum of data in host word order, folded to 16 bits.
-uint16_t native_sum(const uint8_t* p, std::size_t n) {
-  uint64_t a0 = 0, a1 = 0;  // two chains so the carries of one don't stall the other
+// One's-complement sum of data in host word order, added to `acc` (end-around carry), not
+// folded: callers add more terms (a pseudo-header) before folding once.
+inline uint64_t native_acc(const uint8_t* p, std::size_t n, uint64_t acc) {
+  uint64_t a0 = acc, a1 = 0;  // two chains so the carries of one don't stall the other
   while (n >= 32) {
     uint64_t w[4];
     std::memcpy(w, p, 32);
@@ -66,8 +67,10 @@ uint16_t native_sum(const uint8_t* p, std::size_t n) {
     // depends on endianness.
     t += std::endian::native == std::endian::little ? uint64_t{p[0]} : uint64_t{p[0]} << 8;
   }
-  return fold64(add_carry(add_carry(a0, a1), t));
+  return add_carry(add_carry(a0, a1), t);
 }
+
+uint16_t native_sum(const uint8_t* p, std::size_t n) { return fold64(native_acc(p, n, 0)); }
 
 inline uint16_t to_be_order(uint16_t host_sum) {
   if constexpr (std::endian::native == std::endian::little)
@@ -138,10 +141,40 @@ bool ipv4_header_checksum_ok(std::span<const uint8_t> ip_header) {
   if (!ip) return false;
   std::size_t hl = ip->header_len();
   if (hl < sizeof(Ipv4Header) || hl > ip_header.size()) return false;
-  return inet_checksum(ip_header.first(hl)) == 0;
+  // Checked for every IPv4 frame: sum in host order and fold once (the folded sum is 0xffff
+  // exactly when inet_checksum() would be 0; byte order does not change that value).
+  return fold64(native_acc(ip_header.data(), hl, 0)) == 0xffff;
 }
 
+namespace {
+
+// TCP/UDP over IPv4, the bulk of traffic: pseudo-header and segment summed in one host-order
+// accumulator and folded once (the sum is order independent, RFC 1071 §2(A,B)), instead of
+// a pseudo-header in network order plus a separately folded and swapped segment sum.
+// Same result as the general path: the folded total is 0xffff exactly when the checksum
+// verifies (0 only when every summed word is 0, which the protocol word rules out).
+inline bool ipv4_tcp_udp_checksum_ok(const Decoded& d, std::span<const uint8_t> frame) {
+  const std::size_t csum_at = d.ip_proto == kProtoTcp ? 16 : 6;
+  if (d.ip_end > frame.size() || d.l4_off >= d.ip_end ||
+      std::size_t(d.ip_end - d.l4_off) < csum_at + 2)
+    return false;
+  const uint8_t* l4 = frame.data() + d.l4_off;
+  const uint32_t len = uint32_t(d.ip_end - d.l4_off);  // < 2^16: offsets are 16-bit
+  if (d.ip_proto == kProtoUdp && load_be16(l4 + 6) == 0) return true;  // "no checksum"
+  uint32_t src, dst;
+  std::memcpy(&src, &d.src_ip.b[12], 4);  // host-order words of network-order bytes
+  std::memcpy(&dst, &d.dst_ip.b[12], 4);
+  const uint64_t pseudo = uint64_t{src} + dst + to_be_order(uint16_t(len)) +
+                          to_be_order(uint16_t(d.ip_proto));
+  return fold64(native_acc(l4, len, pseudo)) == 0xffff;
+}
+
+}  // namespace
+
 bool l4_checksum_ok(const Decoded& d, std::span<const uint8_t> frame) {
+  if (d.l3 == L3Kind::Ipv4 && d.l4_ok && !d.is_fragment &&
+      (d.ip_proto == kProtoTcp || d.ip_proto == kProtoUdp))
+    return ipv4_tcp_udp_checksum_ok(d, frame);
   const L4Kind k = l4_kind(d);
   if (k.csum_at < 0) return true;
   if (!l4_span_ok(d, frame.size(), k)) return false;

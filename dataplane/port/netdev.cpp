@@ -1,6 +1,7 @@
 // Network-device helpers by ioctl (see tapwall/port_netdev.hpp).
 // Invariants: every function closes the control socket it opened; errno survives close.
 // Thread-safety: no shared state.
+#include <cstdio>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -84,6 +85,22 @@ bool set_mtu(const std::string& name, int mtu) {
 }
 
 bool set_link_up(const std::string& name) { return change_flags(name, IFF_UP, 0); }
+
+namespace {
+bool write_sysctl(const std::string& path, const char* value) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  bool ok = std::fputs(value, f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+}  // namespace
+
+bool isolate_from_host_stack(const std::string& name) {
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") return false;
+  bool arp = write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/arp_ignore", "8");
+  bool v6 = write_sysctl("/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6", "1");
+  return arp && v6;
+}
 
 bool set_promisc(const std::string& name, bool on) {
   return on ? change_flags(name, IFF_PROMISC, 0) : change_flags(name, 0, IFF_PROMISC);

@@ -73,6 +73,9 @@ class Bridge {
   // Runs fn on the worker between batches and waits for it (control queries such as
   // `show macs`). If the worker is not running, runs fn here.
   void call(const std::function<void(const Engine&, PortList&)>& fn);
+  // Returns once the worker has picked up every policy and filter published before the
+  // call: what a control request changed is in force for the next frame.
+  void sync();
   BridgeStats stats() const;  // a snapshot, refreshed by the worker every poll round
 
   // Trace: copies of the outcomes of frames matching `filter` go to a ring the control
@@ -92,6 +95,7 @@ class Bridge {
   void serve_calls();
   void publish_stats();
   void refresh_filters();
+  void pick_up_changes();
   void tap_outcomes(const std::vector<FrameOutcome>& out);
 
   struct TraceRecord {
@@ -126,6 +130,8 @@ class Bridge {
   std::vector<TxStatus> tx_status_;
   uint64_t batch_seq_ = 0;
   uint64_t last_expire_ = 0;
+  uint64_t last_publish_ = 0;
+  static constexpr uint64_t kPublishEveryNs = 100000000;  // 100 ms
 
   std::atomic<bool> running_{false};
   std::atomic<bool> call_pending_{false};

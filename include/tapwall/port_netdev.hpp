@@ -16,6 +16,11 @@ int get_ifindex(const std::string& name);         // -1 when absent
 int get_mtu(const std::string& name);             // -1 on failure
 bool set_mtu(const std::string& name, int mtu);
 bool set_link_up(const std::string& name);
+// Keeps the host's own stack off a bridge port, as enslaving it to br0 did: no ARP replies
+// from it (arp_ignore=8) and no IPv6 on it (disable_ipv6=1). Without this, eth0 answers
+// ARP for the host port's (br0's) address with its own MAC, and the host is reachable
+// around br0. Returns false if either sysctl could not be written.
+bool isolate_from_host_stack(const std::string& name);
 // Interface flag IFF_PROMISC. Ports prefer PACKET_MR_PROMISC (reference counted, undone
 // when the socket closes); this is for devices without a packet socket of ours.
 bool set_promisc(const std::string& name, bool on);

@@ -39,7 +39,7 @@ def body(lab: L.Lab, res: L.Results, args):
     lab.up(guests=1)
     if not res.check("tap_relay attached to tap0", lab.start_relay(0)):
         return
-    if not res.check("tapwall ready", lab.start_tapwall(L.SEED_SAVE)):
+    if not res.check("tapwall ready", lab.start_tapwall(L.SEED_SAVE), lab.start_error):
         return
     for role, dev in (("g0", "gst0"), ("lan", "lan0")):
         feats = lab.exec(role, "ethtool", "-k", dev).stdout

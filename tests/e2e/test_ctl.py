@@ -22,6 +22,11 @@ Asserts (ctl --json):
     file is refused with its file:line;
   - reload FILE and reload (no FILE): applied, the generation increments each time;
   - metrics: Prometheus text with per-reason drop counters and the policy generation;
+  - trace "tcp dst port 22": a live SYN shown as JSON: in eth0, ct NEW, dropped toward
+    tap0 by chain_policy at the `:FORWARD DROP` line, with the rules tried;
+  - dump start "tcp port 80" / dump stop: the exchange between them is recorded as accepted
+    frames (the SYN with the multiport rule), the exchange after stop is not — both right
+    after the command's reply (a change acknowledged must be in effect);
   - the recorded pcapng (read after SIGTERM, which flushes): per reason, a frame on
     interface eth0 whose comment names the reason and the deciding rule (path:line of the
     DROP rule, of `:FORWARD DROP` for chain_policy, `-` for drops before the policy).
@@ -75,7 +80,7 @@ def body(lab: L.Lab, res: L.Results, args):
         return
     if not res.check("tapwall ready (with --drops and --metrics)",
                      lab.start_tapwall(RULES, extra=["--drops", drops_dir, "--metrics",
-                                                     f"127.0.0.1:{METRICS_PORT}"])):
+                                                     f"127.0.0.1:{METRICS_PORT}"]), lab.start_error):
         return
     lan, g0, guest, lanip = lab.ns("lan"), lab.ns("g0"), L.GUESTS[0]["ip"], L.LAN["ip"]
     gmac, lmac = L.GUESTS[0]["mac"], L.LAN["mac"]
@@ -273,12 +278,17 @@ def body(lab: L.Lab, res: L.Results, args):
     dumped = [a for a in accepts if "40080" in (a[1], a[2])]
     syn80 = [a for a in dumped if a[0] == "eth0" and a[2] == "80" and " to=tap0 " in a[3]
              and " ct=NEW " in a[3] and a[3].endswith(f" rule={RULES}:{l_multi}")]
-    res.check("dump: the :80 SYN recorded as accepted toward tap0 by the multiport rule",
+    # No sync_dataplane() after `dump start` either: its reply must mean recording is on.
+    res.check("dump start takes effect before its reply: the :80 SYN recorded as accepted "
+              "toward tap0 by the multiport rule",
               bool(syn80), str(dumped[:3])[:400])
     res.check("dump: frames of the :80 exchange recorded both ways",
               any(a[0] == "tap0" and a[1] == "80" for a in dumped), str(dumped)[:400])
     after = [a for a in accepts if "40081" in (a[1], a[2])]
-    res.check("dump stop: the later :80 exchange not recorded", not after, str(after[:2]))
+    # No sync_dataplane() between `dump stop` and the second exchange on purpose: the reply
+    # to dump stop must mean that recording has stopped.
+    res.check("dump stop takes effect before its reply: the next :80 exchange is not recorded",
+              not after, str(after[:2]))
 
 
 if __name__ == "__main__":

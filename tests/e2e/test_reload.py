@@ -29,7 +29,7 @@ def body(lab: L.Lab, res: L.Results, args):
     shutil.copyfile(L.SEED_SAVE, rules)
     if not res.check("tap_relay attached to tap0", lab.start_relay(0)):
         return
-    if not res.check("tapwall ready", lab.start_tapwall(rules)):
+    if not res.check("tapwall ready", lab.start_tapwall(rules), lab.start_error):
         return
     lan, g0, guest = lab.ns("lan"), lab.ns("g0"), L.GUESTS[0]["ip"]
 
@@ -49,6 +49,8 @@ def body(lab: L.Lab, res: L.Results, args):
         res.check("SIGHUP with new rules: generation 2", lab.wait_generation(2))
         res.check("log: SIGHUP rules reloaded (generation 2)",
                   lab.wait_log("tapwall", "SIGHUP: rules reloaded (generation 2)"))
+        # The generation is visible before the worker uses it (see sync_dataplane).
+        res.check("data path adopted the reload (probe frame counted)", lab.sync_dataplane())
         verdicts("after reload", "ok", "blocked")
         c = L.tcp_connect(lan, guest, 8080)
         late = L.accept_nowait(stream.listener)

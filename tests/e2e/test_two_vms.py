@@ -40,7 +40,7 @@ def body(lab: L.Lab, res: L.Results, args):
     if not res.check("tap_relay attached to tap0", lab.start_relay(0)):
         return
     if not res.check("tapwall ready with --vm tap0 --vm tap1",
-                     lab.start_tapwall(RULES, vms=("tap0", "tap1"))):
+                     lab.start_tapwall(RULES, vms=("tap0", "tap1")), lab.start_error):
         return
     info = json.loads(lab.ip("br", "-d", "-j", "link", "show", "tap1", check=False).stdout or "[{}]")[0]
     tun = info.get("linkinfo", {}).get("info_data", {})

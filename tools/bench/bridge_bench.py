@@ -23,7 +23,8 @@ Configurations (the bridge in ns PFX-br):
 Tests of one trial (a trial = one configuration, fresh namespaces, one bridge process):
   udp1      64-byte frames (60 B + FCS) UDP 192.0.2.1:1234 -> 192.0.2.2:5000 (allowed by
             the seed: udp dport 1024:65535), trafgen from the LAN ns, one CPU, as fast as it
-            can. Delivered frames/s = delta of gst0 rx_packets in the guest ns over a window
+            can. The guest has sockets on ports 5000 and 53 that never read (frames die at
+            the full socket queue, no ICMP port unreachable per frame). Delivered frames/s = delta of gst0 rx_packets in the guest ns over a window
             of DURATION s taken 0.5 s after trafgen started (so start-up is excluded).
   udp10k    the same, source port cycling over FLOWS values (10000..): FLOWS conntrack entries
   drop53    the same frames to UDP port 53, which the seed drops (FORWARD policy DROP).
@@ -58,6 +59,15 @@ import time
 HZ = os.sysconf("SC_CLK_TCK")
 IPERF_PORT = 5201
 METRICS_PORT = 9109
+SINK = """import socket, time
+socks = []
+for port in (5000, 53):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind(("192.0.2.2", port))
+    socks.append(s)
+time.sleep(3600)
+"""
 
 
 def log(msg):
@@ -394,6 +404,10 @@ class Bench:
         tag = f"{cfg}-{rep}"
         self.ns_up()
         srv = self.spawn(self.nsx("lan", "iperf3", "-s", "-p", str(IPERF_PORT)))
+        # A guest that listens on the flooded ports and never reads: frames are dropped at
+        # its full socket queue, instead of each costing an ICMP port unreachable attempt
+        # (route lookups), which veth would charge to whoever transmits into gst0.
+        sink = self.spawn(self.nsx("guest", sys.executable, "-c", SINK))
         info = {}
         try:
             self.bridge_start(cfg, tag)
@@ -434,6 +448,7 @@ class Bench:
         finally:
             info.update(self.bridge_stop(cfg, tag))
             self.stop(srv, signal.SIGTERM, 3)
+            self.stop(sink, signal.SIGTERM, 3)
             self.ns_down()
             self.results.append({"config": cfg, "rep": rep, "test": "trial_info", **info})
 

@@ -182,7 +182,8 @@ def chart(summary, configs, path, title):
             if cfg != "kernel" and c["vs_kernel"] is not None:
                 txt += f"\n{c['vs_kernel']:.2f}xK"
             ax.annotate(txt, (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom",
-                        fontsize=7, xytext=(0, 2), textcoords="offset points")
+                        fontsize=7, xytext=(0, 2), textcoords="offset points",
+                        bbox=dict(facecolor="white", alpha=0.75, lw=0, pad=1))
         ax.set_xticks(range(len(xs)))
         ax.set_xticklabels([CONFIG_LABEL.get(c, c).replace("tapwall ", "tw ") for c in xs], fontsize=7, rotation=15)
         ax.set_title(f"{row['label']}\n({row['unit']}, {row['better']} is better)", fontsize=8)
@@ -221,6 +222,18 @@ def main():
         print("paired ratio to kernel (median of per-repeat ratios): " + "; ".join(
             f"{k}: " + ", ".join(f"{c} {v:.2f}" for c, v in d.items()) for k, d in paired.items()
             if k in ("udp1_kpps", "udp10k_kpps", "drop_kpps", "tcp_off_gbps", "tcp_on_gbps")))
+    ctx_lines = [("udp1.offered_pps", "UDP 1 flow offered by trafgen (kpps)", 1e-3),
+                 ("udp1.tw_eth0_ring_drops_pps", "UDP 1 flow lost in tapwall's eth0 RX ring (kpps)", 1e-3),
+                 ("udp1.tapwall_cores", "UDP 1 flow tapwall CPU (cores)", 1.0),
+                 ("udp1.softirq_cores", "UDP 1 flow softirq CPU (cores)", 1.0),
+                 ("drop53.ns_per_frame_incl_softirq", "drop path tapwall+softirq CPU per frame (ns)", 1.0),
+                 ("tcp_on.retransmits", "TCP offloads on, sender retransmits", 1.0)]
+    print("context (medians):")
+    for key, label, scale in ctx_lines:
+        d = context.get(key)
+        if d:
+            print(f"  {label:50s} " + "  ".join(f"{c} {v * scale:.2f}" if v * scale < 100 else f"{c} {v * scale:.0f}"
+                                                  for c, v in d.items()))
     if raw["problems"]:
         print(f"problems ({len(raw['problems'])}):")
         for pr in raw["problems"]:
