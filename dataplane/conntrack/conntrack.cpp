@@ -121,17 +121,25 @@ struct Conntrack::Impl {
   CtResult related(const Decoded& d, uint64_t now);
 };
 
-CtResult Conntrack::Impl::track_tcp(const Decoded& d, std::span<const uint8_t> frame,
-                                    uint64_t now, bool verify, const CtLookup* lk) {
-  TcpSegment s;
-  if (!d.l4_ok || !tcp_header_valid(d) || !tcp_segment(d, frame, s)) return invalid();
-  if (verify && !l4_checksum_ok(d, frame)) return invalid();
+namespace {
+// The original-direction tuple of a TCP/UDP packet.
+CtTuple port_tuple(const Decoded& d, uint8_t proto) {
   CtTuple t;
   t.src = d.src_ip;
   t.dst = d.dst_ip;
   t.sport = d.sport;
   t.dport = d.dport;
-  t.proto = kProtoTcp;
+  t.proto = proto;
+  return t;
+}
+}  // namespace
+
+CtResult Conntrack::Impl::track_tcp(const Decoded& d, std::span<const uint8_t> frame,
+                                    uint64_t now, bool verify, const CtLookup* lk) {
+  TcpSegment s;
+  if (!d.l4_ok || !tcp_header_valid(d) || !tcp_segment(d, frame, s)) return invalid();
+  if (verify && !l4_checksum_ok(d, frame)) return invalid();
+  const CtTuple t = port_tuple(d, kProtoTcp);
   const uint64_t h = hash_of(t, lk);
   bool reply = false;
   uint32_t id = table.find(t, h, now, reply);
@@ -167,12 +175,7 @@ CtResult Conntrack::Impl::track_tcp(const Decoded& d, std::span<const uint8_t> f
 CtResult Conntrack::Impl::track_udp(const Decoded& d, std::span<const uint8_t> frame,
                                     uint64_t now, bool verify, const CtLookup* lk) {
   if (!d.l4_ok || !udp_valid(d, frame, verify)) return invalid();
-  CtTuple t;
-  t.src = d.src_ip;
-  t.dst = d.dst_ip;
-  t.sport = d.sport;
-  t.dport = d.dport;
-  t.proto = kProtoUdp;
+  const CtTuple t = port_tuple(d, kProtoUdp);
   const uint64_t h = hash_of(t, lk);
   bool reply = false;
   uint32_t id = table.find(t, h, now, reply);
