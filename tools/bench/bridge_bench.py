@@ -229,19 +229,24 @@ class Bench:
         if self.a.tw_stats == "metrics":
             r = subprocess.run(self.nsx("br", "curl", "-s", "-m", "3", f"http://127.0.0.1:{METRICS_PORT}/metrics"),
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=5)
-            ports = {"_drops": dict(re.findall(r'^tapwall_drops_total\{(port="[^"]+",reason="[^"]+")\} (\d+)$', r.stdout, re.M))}
-            names = {"tapwall_rx_frames_total": "rx_frames", "tapwall_tx_frames_total": "tx_frames",
-                     "tapwall_rx_ring_drops_total": "rx_ring_drops"}
-            for m in re.finditer(r'^(tapwall_\w+)\{port="([^"]+)"\} (\d+)$', r.stdout, re.M):
-                if m.group(1) in names:
-                    ports.setdefault(m.group(2), {})[names[m.group(1)]] = int(m.group(3))
-            return ports if len(ports) > 1 else None
+            return self.parse_metrics(r.stdout)
         r = subprocess.run([self.a.tapwall, "ctl", "--control", self.a.control, "--json", "show", "ports"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=5)
         try:
             return {p["name"]: p for p in json.loads(r.stdout)["ports"]}
         except (ValueError, KeyError, TypeError):
             return None
+
+    def parse_metrics(self, text):
+        """Per-port counters from tapwall's Prometheus text (None if there are none);
+        "_drops" holds the drops_total series by 'port="…",reason="…"'."""
+        ports = {"_drops": dict(re.findall(r'^tapwall_drops_total\{(port="[^"]+",reason="[^"]+")\} (\d+)$', text, re.M))}
+        names = {"tapwall_rx_frames_total": "rx_frames", "tapwall_tx_frames_total": "tx_frames",
+                 "tapwall_rx_ring_drops_total": "rx_ring_drops"}
+        for m in re.finditer(r'^(tapwall_\w+)\{port="([^"]+)"\} (\d+)$', text, re.M):
+            if m.group(1) in names:
+                ports.setdefault(m.group(2), {})[names[m.group(1)]] = int(m.group(3))
+        return ports if len(ports) > 1 else None
 
     def snap(self, fresh=False):
         s = {}
