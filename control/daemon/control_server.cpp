@@ -83,6 +83,12 @@ std::string show_macs(const ControlContext& c) {
   return j + "]}";
 }
 
+// TCP flows show their TCP state; the others, as `conntrack -L` flags them.
+std::string flow_state(const CtEntryView& v) {
+  if (v.state_name && *v.state_name) return v.state_name;
+  return !v.seen_reply ? "UNREPLIED" : v.assured ? "ASSURED" : "REPLIED";
+}
+
 std::string show_conntrack(const ControlContext& c) {
   std::string j = "{\"ok\":true,\"conntrack\":[";
   bool first = true;
@@ -93,7 +99,7 @@ std::string show_conntrack(const ControlContext& c) {
       first = false;
       j += "{\"proto\":" + num(v.proto) + ",\"src\":" + q(v.orig_src.to_string()) +
            ",\"dst\":" + q(v.orig_dst.to_string()) + ",\"sport\":" + num(v.orig_sport) +
-           ",\"dport\":" + num(v.orig_dport) + ",\"state\":" + q(v.state_name ? v.state_name : "") +
+           ",\"dport\":" + num(v.orig_dport) + ",\"state\":" + q(flow_state(v)) +
            ",\"assured\":" + (v.assured ? "true" : "false") +
            ",\"seen_reply\":" + (v.seen_reply ? "true" : "false") +
            ",\"timeout_s\":" + num(v.expires_in_ns / 1000000000ull) +
