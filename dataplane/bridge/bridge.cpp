@@ -72,16 +72,20 @@ void Bridge::run(const std::atomic<bool>& stop) {
   std::vector<pollfd> fds(ports_.size());
   for (std::size_t i = 0; i < ports_.size(); ++i) fds[i] = {ports_[i]->fd(), POLLIN, 0};
   last_expire_ = monotonic_ns();
+  bool busy = false;
   while (!stop.load(std::memory_order_relaxed)) {
     // Calls first, then the hand-overs: a control request that published a policy or a
     // filter and then synced with a call is in force before the next round (sync()).
     if (call_pending_.load(std::memory_order_acquire)) serve_calls();
     pick_up_changes();
-    int ready = ::poll(fds.data(), fds.size(), opts_.poll_timeout_ms);
+    // While frames keep coming, read the rings again without asking the kernel first: a
+    // poll() per round is a syscall the busy bridge does not need. Idle, poll() sleeps.
+    int ready = busy ? 1 : ::poll(fds.data(), fds.size(), opts_.poll_timeout_ms);
     uint64_t now = monotonic_ns();
+    busy = false;
     if (ready > 0) {
       pick_up_changes();  // the frames that woke us are judged by what is current now
-      round(now);
+      busy = round(now) > 0;
     }
     if (now - last_expire_ >= opts_.expire_every_ns) {
       out_.clear();
@@ -102,7 +106,7 @@ void Bridge::run(const std::atomic<bool>& stop) {
   publish_stats();
 }
 
-void Bridge::round(uint64_t now) {
+std::size_t Bridge::round(uint64_t now) {
   ++batch_seq_;
   std::size_t n = 0;
   for (std::size_t p = 0; p < ports_.size(); ++p) {
@@ -125,6 +129,7 @@ void Bridge::round(uint64_t now) {
     transmit(out_, batch_seq_);
   }
   for (auto& port : ports_) port->rx_done();
+  return n;
 }
 
 void Bridge::transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq) {

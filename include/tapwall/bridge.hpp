@@ -90,7 +90,7 @@ class Bridge {
   std::string set_dump(std::shared_ptr<const PacketFilter> filter);
 
  private:
-  void round(uint64_t now);
+  std::size_t round(uint64_t now);  // frames received
   void transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq);
   void serve_calls();
   void publish_stats();

@@ -16,7 +16,10 @@ ports 5000 and 53 without reading), rebuilt fresh for every trial. The bridge is
             writes ~100k frames/s and must rotate every ~1 MiB (cap 4 MiB)
   default   --drops DIR --drops-file-mb 1 --drops-files 4 (the default 1000 frames/s per
             reason, bursts of 2000)
-Each repeat runs the three, rotating their order, so a shared machine's drift hits them alike;
+tapwall (all its threads: data path and drop writer) is pinned to one CPU (--pin-cpu, default
+1) and trafgen runs on CPU 0, so on a 2-core machine the scheduler's placement does not vary
+from trial to trial and the recorder's writer competes with the data path for the same core
+(the worst case for the recorder). Each repeat runs the three, rotating their order, so a shared machine's drift hits them alike;
 every trial gets a new, empty DIR (earlier runs' files count toward the cap).
 
 Tests of one trial:
@@ -129,6 +132,8 @@ class RecBench(Bench):
             cmd += ["--drops", self.drops_dir] + CONFIGS[cfg]
         self.tw_log_path = os.path.join(self.a.workdir, f"tapwall-{tag}.log")
         self.tw_log = open(self.tw_log_path, "w")
+        if self.a.pin_cpu != "none":  # all of tapwall's threads (data path + drop writer) on one core
+            cmd = ["taskset", "-c", self.a.pin_cpu] + cmd
         self.tapwall = self.spawn(self.nsx("br", *cmd), stdout=self.tw_log, stderr=subprocess.STDOUT)
         t_end = time.time() + 10
         while time.time() < t_end and not os.path.exists(self.a.control):
@@ -186,6 +191,10 @@ class RecBench(Bench):
         self.stop(p, signal.SIGINT, 5)
         m = self.delta(s0, s1)
         m["fwd_pps"] = m["delivered_pps"]
+        if m["offered_pps"]:  # share of the forwardable (port-5000) frames offered that arrived
+            m["fwd_fraction"] = m["fwd_pps"] / (m["offered_pps"] / (self.a.drop_per_fwd + 1))
+        if m.get("tapwall_cores") is not None and m.get("tw_eth0_rx_pps"):
+            m["tapwall_ns_per_frame"] = m["tapwall_cores"] * 1e9 / (m["tw_eth0_rx_pps"])
         m.update(self.rec_delta(s0, s1))
         time.sleep(0.3)
         return m
@@ -309,6 +318,9 @@ def summarize(runs, configs):
         "mix_rate_limited_per_s": ("mix", "rec_rate_limit_pps", 1),
         "mix_queue_full_per_s": ("mix", "rec_queue_full_pps", 1),
         "mix_tapwall_cores": ("mix", "tapwall_cores", 1),
+        "mix_forwarded_fraction": ("mix", "fwd_fraction", 1),
+        "mix_tapwall_ns_per_frame_read": ("mix", "tapwall_ns_per_frame", 1),
+        "mix_ring_drops_kpps": ("mix", "tw_eth0_ring_drops_pps", 1e-3),
         "tcp_forwarded_gbps": ("tcp", "gbps", 1),
         "tcp_flood_offered_kpps": ("tcp", "offered_pps", 1e-3),
         "tcp_recorded_per_s": ("tcp", "rec_recorded_pps", 1),
@@ -324,7 +336,8 @@ def summarize(runs, configs):
             if s:
                 summary.setdefault(fig, {})[cfg] = s
     ratios = {}
-    for fig, (test, key) in {"mix_forwarded": ("mix", "fwd_pps"), "tcp_forwarded": ("tcp", "gbps")}.items():
+    for fig, (test, key) in {"mix_forwarded": ("mix", "fwd_pps"), "mix_forwarded_fraction": ("mix", "fwd_fraction"),
+                             "tcp_forwarded": ("tcp", "gbps")}.items():
         for cfg in configs:
             if cfg == "off":
                 continue
@@ -364,7 +377,10 @@ def table(summary, ratios, disks, configs):
             ("mix: recorded (frames/s)", "mix_recorded_per_s", "{:.0f}"),
             ("mix: skipped, rate limit (frames/s)", "mix_rate_limited_per_s", "{:.0f}"),
             ("mix: skipped, queue full (frames/s)", "mix_queue_full_per_s", "{:.0f}"),
+            ("mix: forwarded / forwardable offered", "mix_forwarded_fraction", "{:.3f}"),
+            ("mix: eth0 ring drops (kpps)", "mix_ring_drops_kpps", "{:.1f}"),
             ("mix: tapwall CPU (cores)", "mix_tapwall_cores", "{:.2f}"),
+            ("mix: tapwall CPU per frame read (ns)", "mix_tapwall_ns_per_frame_read", "{:.0f}"),
             ("tcp under drop flood: guest→LAN (Gbit/s)", "tcp_forwarded_gbps", "{:.3f}"),
             ("tcp: drop flood offered (kpps)", "tcp_flood_offered_kpps", "{:.0f}"),
             ("tcp: recorded (frames/s)", "tcp_recorded_per_s", "{:.0f}"),
@@ -372,7 +388,8 @@ def table(summary, ratios, disks, configs):
             ("tcp: skipped, queue full (frames/s)", "tcp_queue_full_per_s", "{:.0f}")]
     for label, fig, fmt in rows:
         lines.append(f"| {label} | " + " | ".join(cell(fig, c, fmt) for c in configs) + " |")
-    for fig, label in (("mix_forwarded", "mix forwarded"), ("tcp_forwarded", "tcp forwarded")):
+    for fig, label in (("mix_forwarded", "mix forwarded"), ("mix_forwarded_fraction", "mix forwarded fraction"),
+                       ("tcp_forwarded", "tcp forwarded")):
         cells = []
         for c in configs:
             r = ratios.get(fig, {}).get(c)
@@ -404,6 +421,9 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--drop-per-fwd", type=int, default=1, help="dropped frames sent per forwarded frame (mix)")
     ap.add_argument("--configs", default="off,on,default")
+    ap.add_argument("--pin-cpu", default="1" if (os.cpu_count() or 1) > 1 else "none",
+                    help="CPU for all of tapwall's threads (taskset), 'none' to let them float; trafgen "
+                         "(--cpus 1) runs on CPU 0")
     ap.add_argument("--skip", default="", help="comma list of tests to skip (mix,tcp)")
     ap.add_argument("--mode", default="full")
     ap.add_argument("--git", default="")
@@ -443,7 +463,7 @@ def main():
         summary, ratios, disks = summarize(b.results, configs)
         out = {"machine": info,
                "params": {"mode": a.mode, "repeats": a.repeats, "duration_s": a.duration,
-                          "drop_per_fwd": a.drop_per_fwd, "configs": {c: CONFIGS[c] for c in configs},
+                          "drop_per_fwd": a.drop_per_fwd, "pin_cpu": a.pin_cpu, "configs": {c: CONFIGS[c] for c in configs},
                           "tapwall": a.tapwall, "tapwall_git": a.git, "rules": a.rules,
                           "elapsed_s": round(time.time() - t0, 1)},
                "summary": summary, "ratios_to_off": ratios, "disk": disks,
