@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 struct DropRecorder::File {
   std::unique_ptr<PcapngWriter> writer;
   std::string path;
+  uint64_t header_bytes = 0;  // section and interface blocks
 };
 
 namespace {
@@ -146,6 +147,7 @@ bool DropRecorder::open_next_file() {
   file_->writer = std::move(std::get<std::unique_ptr<PcapngWriter>>(w));
   file_->path = path;
   for (const auto& p : ports_) file_->writer->add_interface(p.name, cfg_.snap_bytes);
+  file_->header_bytes = file_->writer->bytes_written();
   kept_files_.push_back(path);
   std::lock_guard<std::mutex> lock(mu_);
   stats_.files_opened++;
@@ -166,6 +168,12 @@ bool DropRecorder::write_one(Slot& s) {
   if (!policy || !file_) return false;
   s.outcome.bytes = {s.data.get(), s.len};
   std::string comment = comment_(s.outcome, ports_, *policy);
+  // Rotate before a record that would cross the size, so no file (and no moment of the
+  // directory) exceeds the cap. Block headers and options cost well under 128 bytes.
+  const uint64_t record = s.len + comment.size() + 128;
+  if (file_->writer->bytes_written() + record > cfg_.max_file_bytes &&
+      file_->writer->bytes_written() > file_->header_bytes && !open_next_file())
+    return false;  // (a file holds at least one frame, however small the size limit)
   uint64_t before = file_->writer->bytes_written();
   bool ok = file_->writer->write(s.outcome.in, s.outcome.ts_ns, s.outcome.bytes, comment);
   uint64_t after = file_->writer->bytes_written();
@@ -175,7 +183,6 @@ bool DropRecorder::write_one(Slot& s) {
     if (ok) stats_.recorded++;
     else stats_.write_errors++;
   }
-  if (after >= cfg_.max_file_bytes) open_next_file();
   return ok;
 }
 
