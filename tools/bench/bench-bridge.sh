@@ -68,14 +68,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-[ "$(id -u)" = 0 ] || { echo "bench-bridge.sh: needs root (network namespaces)" >&2; exit 1; }
-for n in lan br guest; do
-  if ip netns list | grep -qw "^$PREFIX-$n"; then
-    echo "bench-bridge.sh: namespace $PREFIX-$n exists: another run? choose --prefix" >&2; exit 1
-  fi
-done
+SELF=bench-bridge.sh
+. "$HERE/bench-common.sh"
+bench_preflight
 
-# ---- tools ------------------------------------------------------------------------------
 need=()
 command -v trafgen >/dev/null || need+=(netsniff-ng)
 command -v iperf3 >/dev/null || need+=(iperf3)
@@ -86,50 +82,14 @@ for c in /usr/bin/python3 python3; do  # Debian's python3-matplotlib lives in th
   if command -v "$c" >/dev/null && "$c" -c 'import matplotlib' 2>/dev/null; then PY=$c; break; fi
 done
 [ -n "$PY" ] || need+=(python3 python3-matplotlib)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "bench-bridge.sh: installing ${need[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || {
-    apt-get update -q >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
-  }
-fi
+bench_install "${need[@]}"
 [ -n "$PY" ] || PY=/usr/bin/python3
 
 # ---- tapwall ------------------------------------------------------------------------------
-if [ -z "$TAPWALL" ]; then
-  echo "bench-bridge.sh: building tapwall (Release) in $BUILD_DIR" >&2
-  cmake -S "$REPO" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTAPWALL_BENCH=OFF >/dev/null
-  cmake --build "$BUILD_DIR" --target tapwall -j"$(nproc)" >/dev/null
-  TAPWALL=$BUILD_DIR/tapwall
-fi
-[ -x "$TAPWALL" ] || { echo "bench-bridge.sh: no tapwall binary at $TAPWALL" >&2; exit 1; }
-TAPWALL=$(readlink -f "$TAPWALL")
-GIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then GIT="$GIT+dirty"; fi
+bench_tapwall
 
 # ---- run, cleaning up whatever happens -------------------------------------------------------
-WORK=$(mktemp -d /tmp/twb-bench.XXXXXX)
-PIDFILE=$WORK/pids
-: >"$PIDFILE"
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "${DRIVER:-}" ] && kill -0 "$DRIVER" 2>/dev/null; then
-    kill -TERM "$DRIVER" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$DRIVER" 2>/dev/null || break; sleep 0.1; done
-  fi
-  # Processes the driver started and could not stop (it records their PIDs): only those
-  # whose command line is still ours, so a recycled PID is never touched.
-  while read -r pid; do
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || continue
-    if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -e "$PREFIX-" -e "$TAPWALL"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  done <"$PIDFILE"
-  for n in lan br guest; do ip netns del "$PREFIX-$n" 2>/dev/null || true; done
-  if [ "$rc" = 0 ]; then rm -rf "$WORK"; else echo "bench-bridge.sh: failed ($rc); logs kept in $WORK" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir twb-bench
 
 mkdir -p "$(dirname "$OUT_JSON")" "$(dirname "$OUT_PNG")"
 RAW=$WORK/raw.json
