@@ -458,6 +458,15 @@ class Bench:
             self.results.append({"config": cfg, "rep": rep, "test": "trial_info", **info})
 
 
+def rotated_trials(configs, repeats):
+    """(repeat, config) pairs, 1-based repeats, the config order rotated each repeat so no
+    configuration always runs first (warm caches, a noisy neighbour's rhythm)."""
+    for rep in range(1, repeats + 1):
+        k = (rep - 1) % len(configs)
+        for cfg in configs[k:] + configs[:k]:
+            yield rep, cfg
+
+
 def machine():
     def sh(c):
         try:
@@ -507,15 +516,13 @@ def main():
     t0 = time.time()
     info = machine()
     try:
-        for rep in range(1, a.repeats + 1):
-            k = (rep - 1) % len(configs)
-            for cfg in configs[k:] + configs[:k]:  # rotate the order each repeat
-                log(f"trial {cfg} rep {rep}/{a.repeats}")
-                try:
-                    b.trial(cfg, rep)
-                except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
-                    b.problems.append({"trial": f"{cfg}-{rep}", "what": f"trial failed: {e}"})
-                    log(f"trial {cfg} rep {rep} failed: {e}")
+        for rep, cfg in rotated_trials(configs, a.repeats):
+            log(f"trial {cfg} rep {rep}/{a.repeats}")
+            try:
+                b.trial(cfg, rep)
+            except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
+                b.problems.append({"trial": f"{cfg}-{rep}", "what": f"trial failed: {e}"})
+                log(f"trial {cfg} rep {rep} failed: {e}")
     except KeyboardInterrupt:
         b.problems.append({"what": f"interrupted (signal {stopping['sig']})"})
     finally:

@@ -53,7 +53,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bridge_bench import METRICS_PORT, SINK, Bench, log, machine  # noqa: E402
+from bridge_bench import METRICS_PORT, SINK, Bench, log, machine, rotated_trials  # noqa: E402
 
 CONFIGS = {
     "off": None,
@@ -445,15 +445,13 @@ def main():
     t0 = time.time()
     info = machine()
     try:
-        for rep in range(1, a.repeats + 1):
-            k = (rep - 1) % len(configs)
-            for cfg in configs[k:] + configs[:k]:
-                log(f"trial {cfg} rep {rep}/{a.repeats}")
-                try:
-                    b.trial(cfg, rep)
-                except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
-                    b.problems.append({"trial": f"{cfg}-{rep}", "what": f"trial failed: {e}"})
-                    log(f"trial {cfg} rep {rep} failed: {e}")
+        for rep, cfg in rotated_trials(configs, a.repeats):
+            log(f"trial {cfg} rep {rep}/{a.repeats}")
+            try:
+                b.trial(cfg, rep)
+            except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
+                b.problems.append({"trial": f"{cfg}-{rep}", "what": f"trial failed: {e}"})
+                log(f"trial {cfg} rep {rep} failed: {e}")
     except KeyboardInterrupt:
         b.problems.append({"what": f"interrupted (signal {stopping['sig']})"})
     finally:
