@@ -17,7 +17,7 @@
 #include "generic_tracker.hpp"
 #include "icmp_tracker.hpp"
 #include "tapwall/checksum.hpp"
-#include "tcp_tracker.hpp"
+#include "tcp_window.hpp"
 #include "udp_tracker.hpp"
 
 namespace tapwall {
@@ -45,9 +45,16 @@ struct Conntrack::Impl {
   CtStats stats;
   CtTable table;
   uint32_t pending = kNoCtEntry;
+  uint32_t sweep_credit = 0;  // track() calls whose sweep sweep_ahead() already did
   CtVerdictCache scratch;  // handed out for kNoCtEntry so a caller bug can't corrupt memory
 
   explicit Impl(const CtConfig& c) : cfg(c), table(c.capacity, random_seed(), stats) {}
+
+  // The incremental expiry sweep's share of `packets` packets.
+  void sweep(uint64_t now_ns, uint32_t packets) {
+    const bool tight = table.size() + table.capacity() / 8 >= table.capacity();
+    table.sweep(now_ns, packets * (tight ? kSweepWhenTight : kSweepPerPacket));
+  }
 
   CtResult invalid() {
     ++stats.invalid;
@@ -64,7 +71,8 @@ struct Conntrack::Impl {
     return r;
   }
 
-  CtResult finish(uint32_t id, bool reply, bool created, const Decoded& d) {
+  [[gnu::always_inline]] CtResult finish(uint32_t id, bool reply, bool created,
+                                         const Decoded& d) {
     CtEntry& e = table.entry(id);
     CtResult r;
     r.entry = id;
@@ -262,8 +270,10 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
                           bool csum_partial, const CtLookup* lk) {
   Impl& m = *impl_;
   m.drop_pending();
-  const bool tight = m.table.size() + m.table.capacity() / 8 >= m.table.capacity();
-  m.table.sweep(now_ns, tight ? kSweepWhenTight : kSweepPerPacket);
+  if (m.sweep_credit != 0)
+    --m.sweep_credit;
+  else
+    m.sweep(now_ns, 1);
   const bool v6 = d.l3 == L3Kind::Ipv6;
   if (d.l3 != L3Kind::Ipv4 && !v6) return {};
   // Fragments must be reassembled first; one that slips through can't be judged.
@@ -303,6 +313,11 @@ void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {
   lk.hash = impl_->table.hash(t);
   lk.valid = true;
   impl_->table.prefetch(lk.hash);
+}
+
+void Conntrack::sweep_ahead(uint64_t now_ns, uint32_t packets) {
+  impl_->sweep(now_ns, packets);
+  impl_->sweep_credit = packets;
 }
 
 void Conntrack::prefetch_entry(const CtLookup& lk) const {

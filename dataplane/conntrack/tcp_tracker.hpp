@@ -102,9 +102,9 @@ bool tcp_can_create(const TcpSegment& s, bool loose);
 // Initialises a fresh entry's TCP state from its first segment (call only if can_create).
 void tcp_new(CtEntry& e, const TcpSegment& s);
 
-// nf_conntrack_tcp_packet() from `state` onwards; reply = packet in the reply direction.
-TcpAction tcp_packet(CtEntry& e, bool reply, const TcpSegment& s, const CtConfig& cfg,
-                     uint64_t now_ns);
+// tcp_packet() (tcp_window.hpp) for every segment but an established flow's ACK.
+TcpAction tcp_packet_other(CtEntry& e, bool reply, const TcpSegment& s, const CtConfig& cfg,
+                           uint64_t now_ns);
 
 const char* tcp_state_name(uint8_t state);
 

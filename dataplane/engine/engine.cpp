@@ -85,6 +85,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
     if (track)
       for (; ahead < std::min(n, kEntryAhead); ++ahead) ct_->prefetch_entry(lk_[ahead]);
     // Stage 3: the work with effects, in arrival order.
+    if (track) ct_->sweep_ahead(f[0].ts_ns, uint32_t(n));
     for (std::size_t i = 0; i < n; ++i) {
       if (track && ahead < n) ct_->prefetch_entry(lk_[ahead++]);
       process_one(f[i], dec_[i], why_[i], &lk_[i], out);
@@ -170,17 +171,30 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
     }
   }
   o.ct = ct.state;
+  // The steady state, apart: an ESTABLISHED packet of the flow itself (not an error RELATED
+  // to it, not INVALID) going to one port, neither end the host. Only such a packet may
+  // use the entry's cache: a flooded frame's per-port decisions would evict each other,
+  // and the slot holds one. Its entry existed before it, so there is nothing to confirm.
+  if (cacheable && cfg_.verdict_cache && ct.state == CtState::Established &&
+      ct.entry != kNoCtEntry && std::has_single_bit(egress) &&
+      !(host_ports_ & ((PortMask{1} << in) | egress))) {
+    const PortId p = static_cast<PortId>(std::countr_zero(egress));
+    const PolicyDecision dec = judge_cached(d, in, p, ct);
+    PortVerdict& v = o.per[0];
+    o.n_per = 1;
+    v.port = p;
+    v.accept = dec.accept;
+    v.rule = dec.rule;
+    v.reason = dec.reason;
+    if (dec.accept) o.to = egress;
+    return;
+  }
   PolicyQuery q;
   q.pkt = &d;
   q.ct = ct.state;
   q.in = in;
   q.bytes = d.ip_end - d.l3_off;
   bool host_in = host_ports_ & (PortMask{1} << in);
-  // Only a packet of the flow itself (not an error RELATED to it, not INVALID) sent to one
-  // port may use the entry's cache: a flooded frame's per-port decisions would evict
-  // each other, and the slot holds one.
-  const bool use_cache = cacheable && cfg_.verdict_cache && ct.state == CtState::Established &&
-                         ct.entry != kNoCtEntry && std::has_single_bit(egress);
   for (PortMask m = egress; m != 0; m &= m - 1) {
     PortId p = static_cast<PortId>(std::countr_zero(m));
     PortVerdict& v = o.per[o.n_per++];
@@ -191,7 +205,7 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
       v.reason = DropReason::None;
     } else {
       q.out = p;
-      PolicyDecision dec = use_cache ? judge_cached(q, ct) : eval_->judge(q);
+      PolicyDecision dec = eval_->judge(q);
       v.accept = dec.accept;
       v.rule = dec.rule;
       v.reason = dec.reason;
@@ -201,22 +215,29 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
   if (cfg_.conntrack) ct_->confirm(ct, o.to != 0);
 }
 
-PolicyDecision Engine::judge_cached(const PolicyQuery& q, const CtResult& ct) {
-  const Decoded& d = *q.pkt;
+PolicyDecision Engine::judge_cached(const Decoded& d, PortId in, PortId out,
+                                    const CtResult& ct) {
   const uint64_t mac = d.src_mac.as_u64();
   // TCP flags: rules may match them (--syn, --tcp-flags) and they vary within a flow.
   const uint8_t flags = d.ip_proto == kProtoTcp ? d.tcp_flags : 0;
+  const uint32_t bytes = d.ip_end - d.l3_off;
   CtVerdictCache& slot = ct_->verdict_cache(ct.entry, ct.reply);
   if (slot.generation == vc_tag_ && slot.rule < records_.size()) {
     const VerdictRecord& r = records_[slot.rule];
-    if (r.in == q.in && r.out == q.out && r.ct == q.ct && r.tcp_flags == flags &&
+    if (r.in == in && r.out == out && r.ct == ct.state && r.tcp_flags == flags &&
         r.src_mac == mac) {
       if (pend_packets_[slot.rule]++ == 0) pend_dirty_.push_back(slot.rule);
-      pend_bytes_[slot.rule] += q.bytes;
+      pend_bytes_[slot.rule] += bytes;
       ++counters_.verdict_cache_hits;
       return r.dec;
     }
   }
+  PolicyQuery q;
+  q.pkt = &d;
+  q.ct = ct.state;
+  q.in = in;
+  q.out = out;
+  q.bytes = bytes;
   VerdictRecord r;
   r.dec = eval_->judge(q, r.path);
   if (!r.path.complete) return r.dec;  // can't be counted again without the policy

@@ -8,17 +8,17 @@ namespace tapwall {
 
 namespace {
 // 01:80:C2:00:00:00 .. 0F: IEEE 802.1D reserved group addresses, which a bridge must not
-// relay. Only the first 5 bytes identify the block; the last byte's high nibble must be 0.
-constexpr uint8_t kLinkLocalPrefix[5] = {0x01, 0x80, 0xc2, 0x00, 0x00};
+// relay. The block is the 48-bit value with its low 4 bits masked.
+constexpr uint64_t kLinkLocalBlock = 0x0180c2000000ull;
 }  // namespace
 
 DropReason l2_admission(const MacAddr& src, const MacAddr& dst) {
   if (src.is_multicast()) return DropReason::SrcMacMulticast;
   if (src.is_zero()) return DropReason::SrcMacZero;
-  bool link_local = (dst.b[5] & 0xf0) == 0;
-  for (int i = 0; i < 5 && link_local; ++i) link_local = dst.b[i] == kLinkLocalPrefix[i];
+  const uint64_t d = dst.as_u64();
   // :00 is the STP group; with STP off the kernel floods BPDUs like any multicast.
-  if (link_local && dst.b[5] != 0x00) return DropReason::LinkLocalGroup;
+  if ((d & ~uint64_t{0xf}) == kLinkLocalBlock && d != kLinkLocalBlock)
+    return DropReason::LinkLocalGroup;
   return DropReason::None;
 }
 

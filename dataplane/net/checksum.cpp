@@ -1,7 +1,7 @@
 // Internet checksum: RFC 1071 sums, IPv4 header check, L4 pseudo-header checksums.
-// Invariants: the core loop adds 8 bytes at a time into a 64-bit accumulator with
-// end-around carry, so no word order or alignment assumption is made beyond host
-// endianness, which is corrected once at the end.
+// Invariants: long spans add 8 bytes at a time into a 64-bit accumulator with end-around
+// carry, short ones 32-bit words without carries (they cannot overflow 64 bits); no word
+// order or alignment assumption is made beyond host endianness, corrected once at the end.
 // Thread-safety: pure functions.
 #include "tapwall/checksum.hpp"
 
@@ -11,6 +11,9 @@
 #include "tapwall/wire.hpp"
 
 namespace tapwall {
+
+using namespace checksum_detail;
+
 namespace {
 
 inline uint64_t add_carry(uint64_t a, uint64_t b) {
@@ -18,17 +21,10 @@ inline uint64_t add_carry(uint64_t a, uint64_t b) {
   return s + (s < b);
 }
 
-inline uint16_t fold64(uint64_t s) {
-  s = (s & 0xffffffffu) + (s >> 32);
-  s = (s & 0xffffffffu) + (s >> 32);
-  s = (s & 0xffffu) + (s >> 16);
-  s = (s & 0xffffu) + (s >> 16);
-  return static_cast<uint16_t>(s);
-}
+}  // namespace
 
-// One's-complement sum of data in host word order, added to `acc` (end-around carry), not
-// folded: callers add more terms (a pseudo-header) before folding once.
-inline uint64_t native_acc(const uint8_t* p, std::size_t n, uint64_t acc) {
+uint64_t checksum_detail::native_acc(const uint8_t* p, std::size_t n, uint64_t acc) {
+  if (n < 64) return word_acc(p, n, acc);
   uint64_t a0 = acc, a1 = 0;  // two chains so the carries of one don't stall the other
   while (n >= 32) {
     uint64_t w[4];
@@ -47,36 +43,12 @@ inline uint64_t native_acc(const uint8_t* p, std::size_t n, uint64_t acc) {
     p += 8;
     n -= 8;
   }
-  uint64_t t = 0;
-  if (n >= 4) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    t += w;
-    p += 4;
-    n -= 4;
-  }
-  if (n >= 2) {
-    uint16_t w;
-    std::memcpy(&w, p, 2);
-    t += w;
-    p += 2;
-    n -= 2;
-  }
-  if (n) {
-    // The odd byte is the high byte of a big-endian word: where it sits in a host word
-    // depends on endianness.
-    t += std::endian::native == std::endian::little ? uint64_t{p[0]} : uint64_t{p[0]} << 8;
-  }
-  return add_carry(add_carry(a0, a1), t);
+  return add_carry(add_carry(a0, a1), tail_acc(p, n));
 }
+
+namespace {
 
 uint16_t native_sum(const uint8_t* p, std::size_t n) { return fold64(native_acc(p, n, 0)); }
-
-inline uint16_t to_be_order(uint16_t host_sum) {
-  if constexpr (std::endian::native == std::endian::little)
-    return static_cast<uint16_t>((host_sum >> 8) | (host_sum << 8));
-  return host_sum;
-}
 
 // Where the checksum field sits in the L4 header, or -1 if this function doesn't handle
 // the protocol; also whether the protocol uses a pseudo-header.
@@ -136,45 +108,7 @@ uint16_t inet_checksum(std::span<const uint8_t> data, uint32_t initial) {
   return static_cast<uint16_t>(~inet_sum(data, initial));
 }
 
-bool ipv4_header_checksum_ok(std::span<const uint8_t> ip_header) {
-  const auto* ip = header<Ipv4Header>(ip_header, 0);
-  if (!ip) return false;
-  std::size_t hl = ip->header_len();
-  if (hl < sizeof(Ipv4Header) || hl > ip_header.size()) return false;
-  // Checked for every IPv4 frame: sum in host order and fold once (the folded sum is 0xffff
-  // exactly when inet_checksum() would be 0; byte order does not change that value).
-  return fold64(native_acc(ip_header.data(), hl, 0)) == 0xffff;
-}
-
-namespace {
-
-// TCP/UDP over IPv4, the bulk of traffic: pseudo-header and segment summed in one host-order
-// accumulator and folded once (the sum is order independent, RFC 1071 §2(A,B)), instead of
-// a pseudo-header in network order plus a separately folded and swapped segment sum.
-// Same result as the general path: the folded total is 0xffff exactly when the checksum
-// verifies (0 only when every summed word is 0, which the protocol word rules out).
-inline bool ipv4_tcp_udp_checksum_ok(const Decoded& d, std::span<const uint8_t> frame) {
-  const std::size_t csum_at = d.ip_proto == kProtoTcp ? 16 : 6;
-  if (d.ip_end > frame.size() || d.l4_off >= d.ip_end ||
-      std::size_t(d.ip_end - d.l4_off) < csum_at + 2)
-    return false;
-  const uint8_t* l4 = frame.data() + d.l4_off;
-  const uint32_t len = uint32_t(d.ip_end - d.l4_off);  // < 2^16: offsets are 16-bit
-  if (d.ip_proto == kProtoUdp && load_be16(l4 + 6) == 0) return true;  // "no checksum"
-  uint32_t src, dst;
-  std::memcpy(&src, &d.src_ip.b[12], 4);  // host-order words of network-order bytes
-  std::memcpy(&dst, &d.dst_ip.b[12], 4);
-  const uint64_t pseudo = uint64_t{src} + dst + to_be_order(uint16_t(len)) +
-                          to_be_order(uint16_t(d.ip_proto));
-  return fold64(native_acc(l4, len, pseudo)) == 0xffff;
-}
-
-}  // namespace
-
-bool l4_checksum_ok(const Decoded& d, std::span<const uint8_t> frame) {
-  if (d.l3 == L3Kind::Ipv4 && d.l4_ok && !d.is_fragment &&
-      (d.ip_proto == kProtoTcp || d.ip_proto == kProtoUdp))
-    return ipv4_tcp_udp_checksum_ok(d, frame);
+bool checksum_detail::l4_checksum_ok_other(const Decoded& d, std::span<const uint8_t> frame) {
   const L4Kind k = l4_kind(d);
   if (k.csum_at < 0) return true;
   if (!l4_span_ok(d, frame.size(), k)) return false;

@@ -10,12 +10,105 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "tapwall/decoded.hpp"
 
 namespace tapwall {
+
+// The per-frame checks are inline (every IPv4 frame has its header checked, every tracked
+// TCP/UDP packet its L4 checksum): as calls they cost more than their 20-byte sums.
+namespace checksum_detail {
+
+// The high half of x + rotr(x, half) is the one's-complement (end-around carry) sum of x's
+// two halves: two add-rotate steps instead of four add-mask-shift-add rounds.
+inline uint16_t fold64(uint64_t s) {
+  const uint32_t w = static_cast<uint32_t>((s + std::rotr(s, 32)) >> 32);
+  return static_cast<uint16_t>((w + std::rotr(w, 16)) >> 16);
+}
+
+// The tail of a sum (< 8 bytes) in host word order.
+inline uint64_t tail_acc(const uint8_t* p, std::size_t n) {
+  uint64_t t = 0;
+  if (n >= 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    t += w;
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    uint16_t w;
+    std::memcpy(&w, p, 2);
+    t += w;
+    p += 2;
+    n -= 2;
+  }
+  if (n) {
+    // The odd byte is the high byte of a big-endian word: where it sits in a host word
+    // depends on endianness.
+    t += std::endian::native == std::endian::little ? uint64_t{p[0]} : uint64_t{p[0]} << 8;
+  }
+  return t;
+}
+
+// Short spans (headers, ACK segments: nearly every frame): 32-bit words added into a 64-bit
+// accumulator cannot overflow it, so no carry needs handling until the fold; 2^16 = 1
+// (mod 2^16 - 1) makes the folded sum that of the 16-bit words.
+inline uint64_t word_acc(const uint8_t* p, std::size_t n, uint64_t acc) {
+  if (n == 20) {  // an IPv4 header or a TCP header without options: most frames, unrolled
+    uint32_t w[5];
+    std::memcpy(w, p, 20);
+    return acc + (uint64_t{w[0]} + w[1]) + (uint64_t{w[2]} + w[3]) + w[4];
+  }
+  uint64_t a1 = 0;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint32_t w[2];
+    std::memcpy(w, p, 8);
+    acc += w[0];
+    a1 += w[1];
+  }
+  return acc + a1 + tail_acc(p, n);
+}
+
+// One's-complement sum of data in host word order, added to `acc` (end-around carry), not
+// folded: callers add more terms (a pseudo-header) before folding once. `acc` < 2^63.
+uint64_t native_acc(const uint8_t* p, std::size_t n, uint64_t acc);
+
+inline uint16_t to_be_order(uint16_t host_sum) {
+  if constexpr (std::endian::native == std::endian::little)
+    return static_cast<uint16_t>((host_sum >> 8) | (host_sum << 8));
+  return host_sum;
+}
+
+// TCP/UDP over IPv4, the bulk of traffic: pseudo-header and segment summed in one host-order
+// accumulator and folded once (the sum is order independent, RFC 1071 §2(A,B)), instead of
+// a pseudo-header in network order plus a separately folded and swapped segment sum.
+// Same result as the general path: the folded total is 0xffff exactly when the checksum
+// verifies (0 only when every summed word is 0, which the protocol word rules out).
+inline bool ipv4_tcp_udp_ok(const Decoded& d, std::span<const uint8_t> frame) {
+  const std::size_t csum_at = d.ip_proto == kProtoTcp ? 16 : 6;
+  if (d.ip_end > frame.size() || d.l4_off >= d.ip_end ||
+      std::size_t(d.ip_end - d.l4_off) < csum_at + 2)
+    return false;
+  const uint8_t* l4 = frame.data() + d.l4_off;
+  const uint32_t len = uint32_t(d.ip_end - d.l4_off);  // < 2^16: offsets are 16-bit
+  if (d.ip_proto == kProtoUdp && load_be16(l4 + 6) == 0) return true;  // "no checksum"
+  uint32_t src, dst;
+  std::memcpy(&src, &d.src_ip.b[12], 4);  // host-order words of network-order bytes
+  std::memcpy(&dst, &d.dst_ip.b[12], 4);
+  const uint64_t pseudo = uint64_t{src} + dst + to_be_order(uint16_t(len)) +
+                          to_be_order(uint16_t(d.ip_proto));
+  const uint64_t acc = len < 64 ? word_acc(l4, len, pseudo) : native_acc(l4, len, pseudo);
+  return fold64(acc) == 0xffff;
+}
+
+bool l4_checksum_ok_other(const Decoded& d, std::span<const uint8_t> frame);
+
+}  // namespace checksum_detail
 
 // One's-complement sum of `data` read as big-endian 16-bit words (an odd last byte is
 // padded with zero), plus `initial`, folded to 16 bits. Not complemented: use it to chain
@@ -28,14 +121,27 @@ uint16_t inet_checksum(std::span<const uint8_t> data, uint32_t initial = 0);
 
 // `ip_header` starts at an IPv4 header; the header length comes from its IHL. False when
 // the span is shorter than 20 bytes or than IHL*4, or the checksum does not verify.
-bool ipv4_header_checksum_ok(std::span<const uint8_t> ip_header);
+inline bool ipv4_header_checksum_ok(std::span<const uint8_t> ip_header) {
+  if (ip_header.size() < 20) return false;
+  const std::size_t hl = (ip_header[0] & 0x0f) * 4u;
+  if (hl < 20 || hl > ip_header.size()) return false;
+  // Checked for every IPv4 frame: sum in host order and fold once (the folded sum is 0xffff
+  // exactly when inet_checksum() would be 0; byte order does not change that value).
+  return checksum_detail::fold64(checksum_detail::word_acc(ip_header.data(), hl, 0)) == 0xffff;
+}
 
 // Verifies the L4 checksum of a successfully decoded frame: TCP and UDP over IPv4/IPv6,
 // ICMP over IPv4, ICMPv6 over IPv6, over [l4_off, ip_end) with the pseudo-header where the
 // protocol has one. UDP over IPv4 with checksum 0 ("none") is OK; over IPv6 it is not.
 // Returns true when there is no checksum to check: not IP, other protocols, fragments
 // (only the reassembled datagram can be checked).
-bool l4_checksum_ok(const Decoded& d, std::span<const uint8_t> frame);
+[[gnu::always_inline]] inline bool l4_checksum_ok(const Decoded& d,
+                                                  std::span<const uint8_t> frame) {
+  if (d.l3 == L3Kind::Ipv4 && d.l4_ok && !d.is_fragment &&
+      (d.ip_proto == kProtoTcp || d.ip_proto == kProtoUdp))
+    return checksum_detail::ipv4_tcp_udp_ok(d, frame);
+  return checksum_detail::l4_checksum_ok_other(d, frame);
+}
 
 // Computes and writes the L4 checksum of a decoded frame (same cases as l4_checksum_ok;
 // UDP's computed 0 is sent as 0xffff). Whatever the checksum field held (e.g. an offload's

@@ -108,6 +108,11 @@ class Conntrack {
   // the bucket names for the tuple. Hints only: the table may change in
   // between (track() of earlier frames) without any effect on results.
   void prepare(const Decoded& d, CtLookup& lk) const;
+  // For batches: do the incremental expiry sweep of the next `packets` track() calls now,
+  // in one pass, and skip it in those calls (a sweep per packet cost a branchy loop and a
+  // line of the table each). No effect on verdicts: a lookup frees an expired entry it
+  // meets whether or not the sweep reached it first.
+  void sweep_ahead(uint64_t now_ns, uint32_t packets);
   void prefetch_entry(const CtLookup& lk) const;
 
   // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.

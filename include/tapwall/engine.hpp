@@ -148,7 +148,7 @@ class Engine {
   void judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, PortMask egress,
              uint64_t now, bool csum_partial, FrameOutcome& o, const CtLookup* lk = nullptr,
              bool cacheable = false);
-  PolicyDecision judge_cached(const PolicyQuery& q, const CtResult& ct);
+  PolicyDecision judge_cached(const Decoded& d, PortId in, PortId out, const CtResult& ct);
   uint32_t intern(const VerdictRecord& r);
   void flush_verdict_counts();
   void reset_verdict_cache();
