@@ -71,6 +71,7 @@ class DropRecorder {
   void submit(const FrameOutcome& o, uint32_t producer = 0);
 
   DropRecorderStats stats() const;
+  uint32_t producers() const { return uint32_t(producers_.size()); }
 
  private:
   struct Slot {
