@@ -2,6 +2,7 @@
 // include/tapwall/bridge.hpp. The per-frame work is in worker.cpp.
 #include "tapwall/bridge.hpp"
 
+#include <stdexcept>
 #include <thread>
 
 #include "worker.hpp"
@@ -26,6 +27,8 @@ Bridge::Bridge(std::vector<PortList> per_worker, EngineConfig cfg, PolicySlot& s
                DropRecorder* drops, BridgeOptions opts) {
   const uint32_t n = uint32_t(std::clamp<std::size_t>(per_worker.size(), 1, kMaxWorkers));
   per_worker.resize(n);
+  if (drops && drops->producers() < n)
+    throw std::invalid_argument("the drop recorder needs one producer per worker");
   shared_ = std::make_unique<WorkerShared>(n, slot, drops, opts);
   for (uint32_t i = 0; i < n; ++i)
     workers_.push_back(std::make_unique<Worker>(i, std::move(per_worker[i]), cfg, *shared_));

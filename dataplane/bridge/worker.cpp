@@ -151,6 +151,8 @@ void Worker::run(const std::atomic<bool>& stop) {
     // filter and then synced with a call is in force before the next round (sync()).
     if (call_pending_.load(std::memory_order_acquire)) serve_calls();
     pick_up_changes();
+    // Others' stations also while idle, so their rings never fill up behind a quiet worker.
+    if (multi_) announcer_->apply(*engine_);
     // While frames keep coming, read the rings again without asking the kernel first: a
     // poll() per round is a syscall the busy bridge does not need. Idle, poll() sleeps.
     int ready = busy ? 1
@@ -264,7 +266,7 @@ std::size_t Worker::take_handed_in(std::size_t n) {
 
 std::size_t Worker::round(uint64_t now) {
   ++batch_seq_;
-  if (multi_) announcer_->apply(*engine_);  // the others' stations, before judging
+  if (multi_) announcer_->apply(*engine_);  // stations announced while we polled
   std::size_t n = 0, handed = 0;
   for (std::size_t p = 0; p < ports_.size(); ++p) {
     std::size_t got = ports_[p]->rx_burst(rx_[p]);
