@@ -4,6 +4,7 @@ namespace that holds 16 more addresses (so flows spread over both workers: the o
 flow is a hash of its address pair) and a guest behind tap0.
 
 Asserts:
+  - `--workers` above 1 with pcap or --host-port, and 0 or 17 workers: usage errors (exit 2).
   - 48 LAN->guest TCP connections to 80/443/8080 from 16 source addresses: all connect and
     carry data both ways intact; LAN->guest TCP 22 and 25 from 8 addresses: all refused
     (the guest never sees them).
@@ -147,6 +148,16 @@ def body(lab: L.Lab, res: L.Results, args):
     if args.backend != "afpacket":
         print("skipped: --workers needs the afpacket backend")
         sys.exit(L.SKIP)
+    # Refused before anything is opened: a clear usage error (exit 2) with its reason.
+    base = [lab.tapwall, "run", "--uplink", "eth0", "--vm", "tap0", "--rules", L.SEED_SCRIPT,
+            "--control", ""]
+    for extra, why in ((["--workers", "2", "--backend", "pcap"], "needs --backend afpacket"),
+                       (["--workers", "0", "--backend", "afpacket"], "between 1 and 16"),
+                       (["--workers", "17", "--backend", "afpacket"], "between 1 and 16"),
+                       (["--workers", "2", "--backend", "afpacket", "--host-port", "br0"], "--host-port")):
+        r = L.run(base + extra, check=False)
+        res.check(f"run {' '.join(extra)}: usage error", r.returncode == 2 and why in r.stdout,
+                  f"rc={r.returncode} {r.stdout.strip()[-120:]}")
     lab.up(guests=1)
     for a in EXTRA:
         lab.ip("lan", "addr", "add", a + "/24", "dev", "lan0")
