@@ -38,7 +38,10 @@ int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridg
     const PortDesc& d = descs[i];
     PortOptions po;
     if (o.workers > 1) {
-      po.fanout_group = first ? (*first)[i]->fanout_group() : PortOptions::kNewFanout;
+      // The host port is tapwall's own tap: one queue per worker instead of a fanout group.
+      po.tap_multi_queue = true;
+      if (d.role != PortRole::Host)
+        po.fanout_group = first ? (*first)[i]->fanout_group() : PortOptions::kNewFanout;
       po.ring_bytes = std::max<std::size_t>(8u << 20, (32u << 20) / o.workers);
     }
     po.name = d.name;
@@ -93,11 +96,6 @@ int run_daemon(const DaemonOptions& o) {
                   o.workers);
     return kExitUsage;
   }
-  if (o.workers > 1 && !o.hosts.empty()) {
-    spdlog::error("--workers {} with --host-port is not supported: the host port is one tap fd",
-                  o.workers);
-    return kExitUsage;
-  }
   if (geteuid() != 0) {
     spdlog::error("tapwall run needs root (CAP_NET_ADMIN and CAP_NET_RAW) to open interfaces");
     return kExitPermission;
@@ -122,9 +120,13 @@ int run_daemon(const DaemonOptions& o) {
   for (uint32_t w = 0; w < o.workers; ++w)
     if (int rc = open_ports(descs, o, ports[w], w ? &ports[0] : nullptr); rc != kExitOk) return rc;
   if (o.workers > 1) {
-    for (std::size_t i = 0; i < descs.size(); ++i)
-      spdlog::info("port {}: fanout group {} across {} workers", descs[i].name,
-                   ports[0][i]->fanout_group(), o.workers);
+    for (std::size_t i = 0; i < descs.size(); ++i) {
+      if (descs[i].role == PortRole::Host)
+        spdlog::info("port {}: {} tap queues, one per worker", descs[i].name, o.workers);
+      else
+        spdlog::info("port {}: fanout group {} across {} workers", descs[i].name,
+                     ports[0][i]->fanout_group(), o.workers);
+    }
   }
 
   std::unique_ptr<DropRecorder> drops;

@@ -127,6 +127,8 @@ struct PortOptions {
   // kNewFanout: a new group with a kernel-chosen unique id (Port::fanout_group() tells it);
   // otherwise the id of a group made that way on the same interface.
   int fanout_group = kNoFanout;
+  // Tap (role Host): open one more queue of a multi-queue tap (one per data-path worker).
+  bool tap_multi_queue = false;
   static constexpr int kNoFanout = -1;
   static constexpr int kNewFanout = -2;
 };
