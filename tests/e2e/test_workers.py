@@ -4,7 +4,7 @@ namespace that holds 16 more addresses (so flows spread over both workers: the o
 flow is a hash of its address pair) and a guest behind tap0.
 
 Asserts:
-  - `--workers` above 1 with pcap or --host-port, and 0 or 17 workers: usage errors (exit 2).
+  - `--workers` above 1 with pcap, and 0 or 17 workers: usage errors (exit 2).
   - 48 LAN->guest TCP connections to 80/443/8080 from 16 source addresses: all connect and
     carry data both ways intact; LAN->guest TCP 22 and 25 from 8 addresses: all refused
     (the guest never sees them).
@@ -22,6 +22,8 @@ Asserts:
   - Both workers judged frames (`show ports` workers[].frames, metrics
     tapwall_worker_frames_total), `show conntrack` lists flows of both workers, `show macs`
     lists each station once on its port, nothing was lost in a handoff ring.
+  - host port br0 (a multi-queue tap, one queue per worker) pings 8 LAN addresses and the
+    guest, and reaches the guest's TCP 22 (host traffic is not FORWARD traffic).
   - `ctl reload` of rules opening tcp/22: every worker judges by them at once (22 open
     from all 16 addresses).
   - tapwall exits 0 on SIGTERM, without sanitizer reports.
@@ -153,8 +155,7 @@ def body(lab: L.Lab, res: L.Results, args):
             "--control", ""]
     for extra, why in ((["--workers", "2", "--backend", "pcap"], "needs --backend afpacket"),
                        (["--workers", "0", "--backend", "afpacket"], "between 1 and 16"),
-                       (["--workers", "17", "--backend", "afpacket"], "between 1 and 16"),
-                       (["--workers", "2", "--backend", "afpacket", "--host-port", "br0"], "--host-port")):
+                       (["--workers", "17", "--backend", "afpacket"], "between 1 and 16")):
         r = L.run(base + extra, check=False)
         res.check(f"run {' '.join(extra)}: usage error", r.returncode == 2 and why in r.stdout,
                   f"rc={r.returncode} {r.stdout.strip()[-120:]}")
@@ -169,11 +170,13 @@ def body(lab: L.Lab, res: L.Results, args):
     lab.ip("g0", "route", "add", "203.0.113.0/24", "via", L.LAN["ip"])
     if not res.check("tap_relay attached to tap0", lab.start_relay(0)):
         return
-    if not res.check("tapwall --workers 2 ready", lab.start_tapwall(L.SEED_SCRIPT, extra=("--workers", "2")),
+    if not res.check("tapwall --workers 2 ready", lab.start_tapwall(L.SEED_SCRIPT, host_port=True,
+                                                         extra=("--workers", "2")),
                      lab.start_error):
         return
-    res.check("tapwall says it runs 2 workers with a fanout group per port",
-              "2 workers" in lab.log("tapwall") and "fanout group" in lab.log("tapwall"))
+    res.check("tapwall says it runs 2 workers, a fanout group per port, 2 host tap queues",
+              "2 workers" in lab.log("tapwall") and "fanout group" in lab.log("tapwall")
+              and "2 tap queues" in lab.log("tapwall"))
     lan, g0 = lab.ns("lan"), lab.ns("g0")
     guest, lanip = L.GUESTS[0]["ip"], L.LAN["ip"]
 
@@ -240,6 +243,15 @@ def body(lab: L.Lab, res: L.Results, args):
               lab.exec("g0", "ping", "-6", "-n", "-c", "1", "-w", "3", "-s", "4000", l6, check=False).returncode == 0)
     res.check("LAN->guest ping6 -s 4000 (fragmented, unfiltered)",
               lab.exec("lan", "ping", "-6", "-n", "-c", "1", "-w", "3", "-s", "4000", g6, check=False).returncode == 0)
+
+    # Host port: the bridge namespace's own stack on br0, one tap queue per worker.
+    lab.ip("br", "addr", "add", L.HOST["ip"] + "/24", "dev", "br0")
+    lab.ip("br", "link", "set", "br0", "up")
+    ok = [a for a in [lanip] + EXTRA[:8] if lab.ping("br", a, expect_reply=True)]
+    res.check("host port br0 pings 9 LAN addresses", len(ok) == 9, f"{len(ok)}/9")
+    res.check("host port br0 pings the guest", lab.ping("br", guest, expect_reply=True))
+    out, d = L.tcp_exchange(lab.ns("br"), g0, guest, 22)
+    res.check("host port br0 -> guest tcp/22 open (host traffic is not FORWARD)", out == "ok", f"{out}: {d}")
 
     # Both workers at work.
     lab.sync_dataplane()
