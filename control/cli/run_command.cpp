@@ -13,7 +13,7 @@ constexpr const char* kRunUsage =
     "usage: tapwall run --uplink IFACE --vm TAP [--vm TAP ...] [--host-port NAME]\n"
     "                   --rules FILE [--rules6 FILE] [--backend pcap|afpacket]\n"
     "                   [--drops DIR] [--control PATH] [--metrics [ADDR:]PORT]\n"
-    "                   [--log-level LEVEL] [--no-filter]\n"
+    "                   [--log-level LEVEL] [--no-filter] [--workers N]\n"
     "Switches frames between the uplink and the VM ports in user space, filtered by the\n"
     "iptables FORWARD chain of FILE with conntrack, in place of br0 + br_netfilter.\n"
     "  --uplink IFACE     the LAN interface (eth0), opened directly, set promiscuous and up\n"
@@ -22,6 +22,8 @@ constexpr const char* kRunUsage =
     "  --rules FILE       iptables-save file or iptables script (e.g. /etc/iptables.up.rules)\n"
     "  --rules6 FILE      ip6tables rules; without it IPv6 is not filtered\n"
     "  --backend B        pcap (default, portable) or afpacket (TPACKET_V3, faster)\n"
+    "  --workers N        data-path threads, 1..16 (default 1); above 1 needs afpacket:\n"
+    "                     PACKET_FANOUT spreads frames, each flow is judged by one worker\n"
     "  --drops DIR        write dropped frames to rotating pcapng files in DIR\n"
     "  --drops-file-mb N  rotate drop files at N MiB (default 64)\n"
     "  --drops-files N    keep at most N drop files (default 8): disk cap = N x size\n"
@@ -36,7 +38,7 @@ constexpr const char* kRunUsage =
 int run_main(int argc, char** argv) {
   Args a;
   for (auto o : {"--rules", "--rules6", "--backend", "--drops", "--control", "--log-level", "--metrics",
-                 "--drops-file-mb", "--drops-files", "--drops-rate"})
+                 "--drops-file-mb", "--drops-files", "--drops-rate", "--workers"})
     a.option(o);
   for (auto o : {"--uplink", "--vm", "--host-port"}) a.option(o, true);
   a.flag("--help");
@@ -71,8 +73,9 @@ int run_main(int argc, char** argv) {
     o.drops_file_mb = std::stoull(a.get("--drops-file-mb").value_or("64"));
     o.drops_files = uint32_t(std::stoul(a.get("--drops-files").value_or("8")));
     o.drops_rate = uint32_t(std::stoul(a.get("--drops-rate").value_or("1000")));
+    o.workers = uint32_t(std::stoul(a.get("--workers").value_or("1")));
   } catch (const std::exception&) {
-    std::cerr << "tapwall run: --drops-file-mb, --drops-files and --drops-rate take numbers\n";
+    std::cerr << "tapwall run: --drops-file-mb, --drops-files, --drops-rate and --workers take numbers\n";
     return kExitUsage;
   }
   if (o.drops_file_mb == 0 || o.drops_files == 0) {

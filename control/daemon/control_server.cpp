@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <map>
 #include <sstream>
 
 #include "tapwall/outcome_format.hpp"
@@ -59,27 +60,50 @@ std::string show_ports(const ControlContext& c) {
          ",\"tx_segmented\":" + num(ps.tx_segmented) + ",\"csum_completed\":" +
          num(ps.csum_completed) + ",\"drops\":" + reasons_json(s.drops_by_port[p]) + "}";
   }
+  j += "],\"workers\":[";
+  for (std::size_t w = 0; w < s.workers.size(); ++w) {
+    const WorkerStats& ws = s.workers[w];
+    if (w) j += ',';
+    j += "{\"worker\":" + num(w) + ",\"frames\":" + num(ws.frames) + ",\"handed_out\":" +
+         num(ws.handed_out) + ",\"handed_in\":" + num(ws.handed_in) + ",\"handoff_full\":" +
+         num(ws.handoff_full) + ",\"mac_announced\":" + num(ws.mac.sent) +
+         ",\"mac_applied\":" + num(ws.mac.applied) + ",\"mac_lost\":" + num(ws.mac.lost) + "}";
+  }
   return j + "]}";
 }
 
+// Every worker's table holds the stations all workers learned (MAC sync); a station is
+// listed once, with its most recent sighting.
 std::string show_macs(const ControlContext& c) {
-  std::string j = "{\"ok\":true,\"macs\":[";
-  bool first = true;
+  struct Seen {
+    PortId port;
+    uint64_t last_seen_ns;
+  };
+  std::map<std::pair<uint64_t, uint16_t>, Seen> macs;  // ordered: a stable listing
   uint64_t now = monotonic_ns();
   c.bridge.call([&](const Engine& e, Bridge::PortList&) {
     uint64_t ageing = e.config().mac.ageing_ns;
     e.mac_table().for_each([&](const MacEntryView& m) {
       uint64_t age = now > m.last_seen_ns ? now - m.last_seen_ns : 0;
       if (age >= ageing) return;  // aged out, not yet reclaimed
-      if (!first) j += ',';
-      first = false;
-      char age_s[32];
-      std::snprintf(age_s, sizeof age_s, "%.2f", double(age) / 1e9);
-      j += "{\"mac\":" + q(m.mac.to_string()) + ",\"vlan\":" + num(m.vlan) +
-           ",\"port\":" + q(m.port < c.ports.size() ? c.ports[m.port].name : "?") +
-           ",\"age_s\":" + age_s + "}";
+      auto [it, fresh] = macs.try_emplace({m.mac.as_u64(), m.vlan}, Seen{m.port, m.last_seen_ns});
+      if (!fresh && m.last_seen_ns > it->second.last_seen_ns) it->second = {m.port, m.last_seen_ns};
     });
   });
+  std::string j = "{\"ok\":true,\"macs\":[";
+  bool first = true;
+  for (const auto& [key, seen] : macs) {
+    MacAddr mac;
+    for (int i = 0; i < 6; ++i) mac.b[i] = uint8_t(key.first >> (40 - 8 * i));
+    uint64_t age = now > seen.last_seen_ns ? now - seen.last_seen_ns : 0;
+    if (!first) j += ',';
+    first = false;
+    char age_s[32];
+    std::snprintf(age_s, sizeof age_s, "%.2f", double(age) / 1e9);
+    j += "{\"mac\":" + q(mac.to_string()) + ",\"vlan\":" + num(key.second) +
+         ",\"port\":" + q(seen.port < c.ports.size() ? c.ports[seen.port].name : "?") +
+         ",\"age_s\":" + age_s + "}";
+  }
   return j + "]}";
 }
 
@@ -93,11 +117,11 @@ std::string show_conntrack(const ControlContext& c) {
   std::string j = "{\"ok\":true,\"conntrack\":[";
   bool first = true;
   uint64_t now = monotonic_ns();
-  c.bridge.call([&](const Engine& e, Bridge::PortList&) {
+  c.bridge.call_each([&](std::size_t worker, const Engine& e, Bridge::PortList&) {
     e.conntrack().for_each(now, [&](const CtEntryView& v) {
       if (!first) j += ',';
       first = false;
-      j += "{\"proto\":" + num(v.proto) + ",\"src\":" + q(v.orig_src.to_string()) +
+      j += "{\"worker\":" + num(worker) + ",\"proto\":" + num(v.proto) + ",\"src\":" + q(v.orig_src.to_string()) +
            ",\"dst\":" + q(v.orig_dst.to_string()) + ",\"sport\":" + num(v.orig_sport) +
            ",\"dport\":" + num(v.orig_dport) + ",\"state\":" + q(flow_state(v)) +
            ",\"assured\":" + (v.assured ? "true" : "false") +
@@ -178,11 +202,16 @@ std::string reload(const ControlContext& c, const std::vector<std::string>& args
     spdlog::info("ctl reload: rules reloaded (generation {})", r.policy->generation());
     return "{\"ok\":true,\"applied\":true,\"generation\":" + num(r.policy->generation()) + "}";
   }
+  // Each flow is tracked by one worker: the lists of all workers, joined.
   std::string changes;
   c.bridge.call([&](const Engine& e, Bridge::PortList&) {
-    changes = dry_run_changes(e.conntrack(), *old, *r.policy, c.ports, monotonic_ns());
+    std::string part = dry_run_changes(e.conntrack(), *old, *r.policy, c.ports, monotonic_ns());
+    part = part.substr(1, part.size() - 2);  // inside the brackets
+    if (part.empty()) return;
+    if (!changes.empty()) changes += ',';
+    changes += part;
   });
-  return "{\"ok\":true,\"applied\":false,\"changes\":" + changes + "}";
+  return "{\"ok\":true,\"applied\":false,\"changes\":[" + changes + "]}";
 }
 
 std::string dump(const ControlContext& c, const std::vector<std::string>& w, const std::string& line) {

@@ -1,6 +1,7 @@
 // `tapwall run`; see include/tapwall/daemon.hpp.
-// Threads: the calling thread runs the bridge worker (the data path); one Asio thread
-// serves signals and the control socket; the drop recorder has its writer thread.
+// Threads: the calling thread runs bridge worker 0 and the bridge starts the others (the
+// data path); one Asio thread serves signals and the control socket; the drop recorder has
+// its writer thread.
 #include "tapwall/daemon.hpp"
 
 #include <spdlog/spdlog.h>
@@ -26,9 +27,23 @@ namespace tapwall::control {
 
 namespace {
 
-int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridge::PortList& out) {
-  for (const PortDesc& d : descs) {
+// Opens every port for one worker. With several workers, each interface gets one AF_PACKET
+// socket per worker in one fanout group: worker 0's socket creates the group, the others
+// join it by the id the kernel chose (`first`, worker 0's ports). Each socket's ring gets a
+// share of the single-worker ring, since it sees a share of the frames.
+int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridge::PortList& out,
+               const Bridge::PortList* first) {
+  const bool quiet = first != nullptr;  // say once per interface what was opened
+  for (std::size_t i = 0; i < descs.size(); ++i) {
+    const PortDesc& d = descs[i];
     PortOptions po;
+    if (o.workers > 1) {
+      // The host port is tapwall's own tap: one queue per worker instead of a fanout group.
+      po.tap_multi_queue = true;
+      if (d.role != PortRole::Host)
+        po.fanout_group = first ? (*first)[i]->fanout_group() : PortOptions::kNewFanout;
+      po.ring_bytes = std::max<std::size_t>(8u << 20, (32u << 20) / o.workers);
+    }
     po.name = d.name;
     po.role = d.role;
     po.backend = d.role == PortRole::Host    ? PortBackend::Tap
@@ -43,6 +58,10 @@ int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridg
                                                    : kExitFailure;
     }
     auto& port = std::get<std::unique_ptr<Port>>(r);
+    if (quiet) {
+      out.push_back(std::move(port));
+      continue;
+    }
     if (d.role != PortRole::Host) {
       // A bridge port is not a host interface (br0 enslaved it): up, no ARP, no IPv6.
       if (!set_link_up(d.name)) spdlog::warn("port {}: cannot set the link up", d.name);
@@ -68,6 +87,15 @@ int run_daemon(const DaemonOptions& o) {
     spdlog::error("--backend must be pcap or afpacket, not '{}'", o.backend);
     return kExitUsage;
   }
+  if (o.workers < 1 || o.workers > Bridge::kMaxWorkers) {
+    spdlog::error("--workers must be between 1 and {}", Bridge::kMaxWorkers);
+    return kExitUsage;
+  }
+  if (o.workers > 1 && o.backend != "afpacket") {
+    spdlog::error("--workers {} needs --backend afpacket (PACKET_FANOUT); libpcap has one reader per port",
+                  o.workers);
+    return kExitUsage;
+  }
   if (geteuid() != 0) {
     spdlog::error("tapwall run needs root (CAP_NET_ADMIN and CAP_NET_RAW) to open interfaces");
     return kExitPermission;
@@ -88,8 +116,18 @@ int run_daemon(const DaemonOptions& o) {
   PolicySlot slot;
   slot.publish(std::get<std::shared_ptr<const CompiledPolicy>>(loaded));
 
-  Bridge::PortList ports;
-  if (int rc = open_ports(descs, o, ports); rc != kExitOk) return rc;
+  std::vector<Bridge::PortList> ports(o.workers);
+  for (uint32_t w = 0; w < o.workers; ++w)
+    if (int rc = open_ports(descs, o, ports[w], w ? &ports[0] : nullptr); rc != kExitOk) return rc;
+  if (o.workers > 1) {
+    for (std::size_t i = 0; i < descs.size(); ++i) {
+      if (descs[i].role == PortRole::Host)
+        spdlog::info("port {}: {} tap queues, one per worker", descs[i].name, o.workers);
+      else
+        spdlog::info("port {}: fanout group {} across {} workers", descs[i].name,
+                     ports[0][i]->fanout_group(), o.workers);
+    }
+  }
 
   std::unique_ptr<DropRecorder> drops;
   if (!o.drops_dir.empty()) {
@@ -99,6 +137,7 @@ int run_daemon(const DaemonOptions& o) {
     dc.max_files = o.drops_files;
     dc.rate_per_reason = o.drops_rate;
     dc.burst_per_reason = std::max<uint32_t>(1, o.drops_rate * 2);
+    dc.producers = o.workers;
     drops = std::make_unique<DropRecorder>(dc, descs, &record_comment);
     if (std::string err = drops->start(); !err.empty()) {
       spdlog::error("--drops: {}", err);
@@ -164,8 +203,8 @@ int run_daemon(const DaemonOptions& o) {
   }
   std::thread control_thread([&] { io.run(); });
 
-  spdlog::info("tapwall running: {} ports, rules {}{}", descs.size(), o.rules4,
-               o.rules6.empty() ? "" : " + " + o.rules6);
+  spdlog::info("tapwall running: {} ports, {} worker{}, rules {}{}", descs.size(), o.workers,
+               o.workers == 1 ? "" : "s", o.rules4, o.rules6.empty() ? "" : " + " + o.rules6);
   bridge.run(stop);
 
   io.stop();

@@ -64,6 +64,18 @@ std::string MetricsServer::render() const {
       if (s.drops_by_port[p][r])
         t += "tapwall_drops_total{port=\"" + ports_[p].name + "\",reason=\"" +
              std::string(drop_reason_name(DropReason(r))) + "\"} " + std::to_string(s.drops_by_port[p][r]) + "\n";
+  auto worker_lines = [&](const char* name, auto field) {
+    for (std::size_t w = 0; w < s.workers.size(); ++w)
+      t += std::string(name) + "{worker=\"" + std::to_string(w) + "\"} " + std::to_string(field(s.workers[w])) + "\n";
+  };
+  metric("tapwall_worker_frames_total", "counter", "Frames judged per data-path worker.");
+  worker_lines("tapwall_worker_frames_total", [](const WorkerStats& w) { return w.frames; });
+  metric("tapwall_worker_handoff_total", "counter", "Frames a worker received and handed to their owning worker.");
+  worker_lines("tapwall_worker_handoff_total", [](const WorkerStats& w) { return w.handed_out; });
+  metric("tapwall_worker_handoff_full_total", "counter", "Frames dropped because the owning worker's ring was full.");
+  worker_lines("tapwall_worker_handoff_full_total", [](const WorkerStats& w) { return w.handoff_full; });
+  metric("tapwall_worker_mac_announcements_total", "counter", "MAC learning announcements sent to other workers.");
+  worker_lines("tapwall_worker_mac_announcements_total", [](const WorkerStats& w) { return w.mac.sent; });
   auto policy = slot_.current();
   metric("tapwall_rule_packets_total", "counter", "Packets matched per rule (as iptables -L -v).");
   for (std::size_t i = 0; i < policy->rule_count(); ++i) {

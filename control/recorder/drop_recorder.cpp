@@ -40,13 +40,20 @@ long long file_seq(const std::string& name) {
 
 DropRecorder::DropRecorder(DropRecorderConfig cfg, std::vector<PortDesc> ports,
                            DropCommentFn comment)
-    : cfg_(std::move(cfg)), ports_(std::move(ports)), comment_(comment), ring_(cfg_.queue_slots) {
-  for (std::size_t i = 0; i < ring_.capacity(); ++i) {
-    Slot* s = ring_.claim();  // pre-size every slot's buffer: no allocation on submit()
-    s->data = std::make_unique<uint8_t[]>(cfg_.snap_bytes);
-    ring_.publish();
-    ring_.front();
-    ring_.pop();
+    : cfg_(std::move(cfg)), ports_(std::move(ports)), comment_(comment) {
+  const uint32_t n = std::max<uint32_t>(1, cfg_.producers);
+  rate_ = double(cfg_.rate_per_reason) / n;
+  burst_ = std::max(1.0, double(cfg_.burst_per_reason) / n);
+  for (uint32_t i = 0; i < n; ++i) {
+    auto p = std::make_unique<Producer>(std::max<uint32_t>(2, cfg_.queue_slots / n));
+    for (std::size_t k = 0; k < p->ring.capacity(); ++k) {
+      Slot* s = p->ring.claim();  // pre-size every slot's buffer: no allocation on submit()
+      s->data = std::make_unique<uint8_t[]>(cfg_.snap_bytes);
+      p->ring.publish();
+      p->ring.front();
+      p->ring.pop();
+    }
+    producers_.push_back(std::move(p));
   }
 }
 
@@ -81,10 +88,14 @@ void DropRecorder::stop() {
   file_.reset();
 }
 
-void DropRecorder::note_policy(std::shared_ptr<const CompiledPolicy> policy) {
-  generation_ = policy->generation();
-  std::lock_guard<std::mutex> lock(mu_);
-  policies_[generation_] = std::move(policy);
+void DropRecorder::note_policy(std::shared_ptr<const CompiledPolicy> policy, uint32_t producer) {
+  Producer& p = *producers_[producer];
+  p.generation = policy->generation();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    policies_[p.generation] = std::move(policy);
+  }
+  p.noted.store(p.generation, std::memory_order_release);
 }
 
 DropReason DropRecorder::reason_of(const FrameOutcome& o) const {
@@ -94,33 +105,33 @@ DropReason DropRecorder::reason_of(const FrameOutcome& o) const {
   return DropReason::None;
 }
 
-void DropRecorder::submit(const FrameOutcome& o) {
+void DropRecorder::submit(const FrameOutcome& o, uint32_t producer) {
+  Producer& p = *producers_[producer];
   const std::size_t r = static_cast<std::size_t>(reason_of(o));
-  Bucket& b = buckets_[r];
+  Bucket& b = p.buckets[r];
   if (!b.primed) {
-    b.tokens = cfg_.burst_per_reason;
+    b.tokens = burst_;
     b.last_ns = o.ts_ns;
     b.primed = true;
   } else if (o.ts_ns > b.last_ns) {
-    b.tokens = std::min<double>(cfg_.burst_per_reason,
-                                b.tokens + double(o.ts_ns - b.last_ns) * 1e-9 * cfg_.rate_per_reason);
+    b.tokens = std::min<double>(burst_, b.tokens + double(o.ts_ns - b.last_ns) * 1e-9 * rate_);
     b.last_ns = o.ts_ns;
   }
   if (b.tokens < 1.0) {
     rate_limited_[r].fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  Slot* s = ring_.claim();
+  Slot* s = p.ring.claim();
   if (!s) {
     queue_full_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   b.tokens -= 1.0;
   s->outcome = o;
-  s->generation = generation_;
+  s->generation = p.generation;
   s->len = static_cast<uint32_t>(std::min<std::size_t>(o.bytes.size(), cfg_.snap_bytes));
   std::memcpy(s->data.get(), o.bytes.data(), s->len);
-  ring_.publish();
+  p.ring.publish();
 }
 
 bool DropRecorder::open_next_file() {
@@ -160,10 +171,7 @@ bool DropRecorder::write_one(Slot& s) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = policies_.find(s.generation);
-    if (it != policies_.end()) {
-      policy = it->second;
-      policies_.erase(policies_.begin(), it);  // FIFO: older generations are done with
-    }
+    if (it != policies_.end()) policy = it->second;
   }
   if (!policy || !file_) return false;
   s.outcome.bytes = {s.data.get(), s.len};
@@ -186,21 +194,43 @@ bool DropRecorder::write_one(Slot& s) {
   return ok;
 }
 
+// A policy is kept while some producer may still hand in a slot judged by it: each ring
+// is FIFO and a producer's generation only grows, so a producer needs nothing below the
+// generation of the last slot written from it, nor (once its ring is empty) below the
+// generation it noted before we looked at the ring.
+void DropRecorder::forget_old_policies() {
+  uint64_t keep_from = ~uint64_t{0};
+  for (auto& p : producers_) {
+    const uint64_t noted = p->noted.load(std::memory_order_acquire);
+    if (p->ring.front() == nullptr) p->done_below = std::max(p->done_below, noted);
+    keep_from = std::min(keep_from, p->done_below);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  policies_.erase(policies_.begin(), policies_.lower_bound(keep_from));
+}
+
 void DropRecorder::writer_loop() {
   auto last_flush = std::chrono::steady_clock::now();
   for (;;) {
-    Slot* s = ring_.front();
-    if (s) {
-      write_one(*s);
-      ring_.pop();
-      continue;
+    bool any = false;
+    for (auto& p : producers_) {  // round robin, a bounded share each, so none starves
+      for (int k = 0; k < 64; ++k) {
+        Slot* s = p->ring.front();
+        if (!s) break;
+        write_one(*s);
+        p->done_below = std::max(p->done_below, s->generation);
+        p->ring.pop();
+        any = true;
+      }
     }
+    if (any) continue;
+    forget_old_policies();
     auto now = std::chrono::steady_clock::now();
     if (file_ && now - last_flush > std::chrono::milliseconds(200)) {
       file_->writer->flush();  // files are readable while the bridge runs
       last_flush = now;
     }
-    if (!running_.load()) break;  // the queue is drained: nothing is lost on stop
+    if (!running_.load()) break;  // every queue is drained: nothing is lost on stop
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }

@@ -217,6 +217,19 @@ PortId MacTable::lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) cons
   }
 }
 
+bool MacTable::find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntryView& out) const {
+  const Impl& t = *impl_;
+  const uint64_t key = make_key(mac, vlan);
+  for (std::size_t i = t.home(key);; i = (i + 1) & t.mask) {
+    const Slot& s = t.slots[i];
+    if (s.port == kNoPort) return false;
+    if (s.key != key) continue;
+    if (aged_out(s.last_seen_ns, now_ns, t.ageing_ns)) return false;
+    out = MacEntryView{mac, vlan, s.port, s.last_seen_ns};
+    return true;
+  }
+}
+
 void MacTable::prefetch(const MacAddr& mac, uint16_t vlan) const {
   const Impl& t = *impl_;
   const Slot* s = &t.slots[t.home(make_key(mac, vlan))];

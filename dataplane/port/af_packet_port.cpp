@@ -64,6 +64,8 @@ class AfPacketPort final : public Port {
   uint32_t mtu() const override { return mtu_; }
   PortBackend backend() const override { return PortBackend::AfPacket; }
   bool tx_offload() const override { return vnet_; }
+  int fanout_group() const override { return fanout_; }
+  void set_fanout_group(int id) { fanout_ = id; }
 
   std::size_t rx_burst(std::span<RxFrame> out) override;
   void rx_done() override;
@@ -88,6 +90,7 @@ class AfPacketPort final : public Port {
   uint8_t* ring_;
   uint32_t block_nr_;
   bool vnet_;
+  int fanout_ = -1;
 
   // RX cursor: the block being read, and the next frame in it.
   uint32_t cur_block_ = 0;
@@ -289,9 +292,27 @@ std::variant<std::unique_ptr<Port>, PortError> open_af_packet_port(const PortOpt
     if (::setsockopt(fd.get(), SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0)
       return fail("PACKET_MR_PROMISC");
   }
+  int fanout = -1;
+  if (opts.fanout_group != PortOptions::kNoFanout) {
+    // PACKET_FANOUT_HASH: the kernel's flow hash is symmetric (both directions of a flow
+    // reach the same member); which worker judges a frame is decided after RX by owner
+    // steering anyway (dataplane/bridge/owner_steering.cpp), so the mode only sets how
+    // often frames are handed over, never correctness. The first member asks the kernel
+    // for an id no other group in this namespace uses; the others join it.
+    const bool create = opts.fanout_group == PortOptions::kNewFanout;
+    const int type_flags = PACKET_FANOUT_HASH | (create ? PACKET_FANOUT_FLAG_UNIQUEID : 0);
+    const int id = create ? 0 : (opts.fanout_group & 0xffff);
+    if (set_int(fd.get(), PACKET_FANOUT, id | (type_flags << 16)) != 0) return fail("PACKET_FANOUT");
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (::getsockopt(fd.get(), SOL_PACKET, PACKET_FANOUT, &v, &len) != 0) return fail("PACKET_FANOUT");
+    fanout = v & 0xffff;
+  }
   if (opts.disable_gro) (void)set_gro(opts.name, false);
-  return std::unique_ptr<Port>(new AfPacketPort(opts.name, ifindex, uint32_t(mtu), std::move(fd),
-                                                ring_ptr, block_nr, vnet));
+  auto* port = new AfPacketPort(opts.name, ifindex, uint32_t(mtu), std::move(fd), ring_ptr,
+                                block_nr, vnet);
+  port->set_fanout_group(fanout);
+  return std::unique_ptr<Port>(port);
 }
 
 }  // namespace tapwall::port_detail

@@ -149,9 +149,10 @@ std::unique_ptr<Port> make_tap_port(TapFd tap, bool vnet_hdr) {
 
 using port_detail::tun_attach;
 
-std::variant<TapFd, PortError> open_tap(const std::string& name, bool vnet_hdr) {
+std::variant<TapFd, PortError> open_tap(const std::string& name, bool vnet_hdr, bool multi_queue) {
   short flags = IFF_TAP | IFF_NO_PI;
   if (vnet_hdr) flags |= IFF_VNET_HDR;
+  if (multi_queue) flags |= IFF_MULTI_QUEUE;
   auto r = tun_attach(name, flags);
   if (auto* e = std::get_if<PortError>(&r)) return *e;
   port_detail::UniqueFd fd(std::get<int>(r));
@@ -196,7 +197,7 @@ std::variant<std::monostate, PortError> remove_persistent_tap(const std::string&
 }
 
 std::variant<std::unique_ptr<Port>, PortError> open_tap_port(const PortOptions& opts) {
-  auto t = open_tap(opts.name, opts.vnet_hdr);
+  auto t = open_tap(opts.name, opts.vnet_hdr, opts.tap_multi_queue);
   if (auto* e = std::get_if<PortError>(&t)) return *e;
   TapFd tap = std::get<TapFd>(std::move(t));
   if (!set_link_up(tap.name)) {

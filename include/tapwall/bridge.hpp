@@ -1,12 +1,21 @@
-// Bridge: the live data path. One worker thread polls every port, reads bursts, runs them
-// through the Engine and transmits each frame to the ports the engine chose, carrying its
-// offload metadata; dropped frames go to the DropRecorder.
+// Bridge: the live data path. One or more worker threads (dataplane/bridge/worker.hpp) poll
+// their ports, read bursts, run them through their own Engine and transmit each frame to
+// the ports the engine chose, carrying its offload metadata; dropped frames go to the
+// DropRecorder.
 // Purpose: what br0 did in the kernel, in user space (DESIGN.md §3).
-// Invariants: no lock, allocation or blocking call per frame on the worker; received
+// Several workers (Bridge with one PortList per worker): each has its own AF_PACKET socket
+// per interface in a PACKET_FANOUT group, its own Engine (conntrack, defragmenter, verdict
+// cache) and MAC table. Owner steering (owner_steering.hpp) hands every IP frame to the
+// worker owning its address pair through SPSC rings (handoff_ring.hpp), so the state of a
+// flow, its RELATED errors and its fragments lives in one engine; MAC learning is shared
+// through announcements (mac_sync.hpp). One worker behaves exactly as before.
+// Invariants: no lock, allocation or blocking call per frame on a worker; received
 // frames stay untouched until every copy was transmitted (rx_done() after tx); a new
-// policy is picked up between batches (PolicySlot), conntrack state is kept across it.
-// Thread-safety: run() on the worker thread; PolicySlot::publish, call() and stats() from
-// any other thread.
+// policy is picked up between batches (PolicySlot) by every worker, conntrack state is kept
+// across it.
+// Thread-safety: run() on the calling thread (worker 0; it starts and joins the others);
+// PolicySlot::publish, call(), sync(), stats(), the trace and dump calls from one control
+// thread.
 #pragma once
 
 #include <array>
@@ -20,6 +29,7 @@
 
 #include "tapwall/drop_recorder.hpp"
 #include "tapwall/engine.hpp"
+#include "tapwall/mac_sync.hpp"
 #include "tapwall/packet_filter.hpp"
 #include "tapwall/port.hpp"
 #include "tapwall/spsc_ring.hpp"
@@ -50,99 +60,72 @@ struct BridgeOptions {
   uint32_t burst = 64;           // frames read per port per round
   int poll_timeout_ms = 50;      // idle wait; also the grain of stop/reload/control response
   uint64_t expire_every_ns = 1000000000ull;
+  std::size_t handoff_ring_bytes = 0;  // per (from, to) worker pair; 0: a default by count
+};
+
+// One worker's own counters (the rest of BridgeStats sums over workers).
+struct WorkerStats {
+  uint64_t frames = 0;        // frames its engine judged (received, or handed in)
+  uint64_t handed_out = 0;    // frames it received and handed to their owner
+  uint64_t handed_in = 0;     // frames other workers handed to it
+  uint64_t handoff_full = 0;  // frames it could not hand over (DropReason::WorkerHandoffFull)
+  MacSyncStats mac;
 };
 
 struct BridgeStats {
-  EngineCounters engine;
+  EngineCounters engine;  // summed over workers (handoff drops included)
   // Frames that came in on each port and were dropped (as a whole or toward some port),
   // by the reason of their first drop.
   std::vector<std::array<uint64_t, kDropReasonCount>> drops_by_port;
-  std::vector<PortStats> ports;
-  uint64_t policy_generation = 0;
+  std::vector<PortStats> ports;     // summed over the workers' sockets of each port
+  uint64_t policy_generation = 0;   // the oldest generation a worker still judges by
+  std::vector<WorkerStats> workers;
 };
+
+class Worker;
+struct WorkerShared;
 
 class Bridge {
  public:
   using PortList = std::vector<std::unique_ptr<Port>>;
+  static constexpr uint32_t kMaxWorkers = 16;
+  // One worker.
   Bridge(PortList ports, EngineConfig cfg, PolicySlot& slot, DropRecorder* drops,
          BridgeOptions opts = {});
+  // One worker per PortList; every list names the same interfaces in the same order (for
+  // more than one, AfPacket sockets of one fanout group per interface). A recorder must
+  // have been made with config.producers >= the number of workers.
+  Bridge(std::vector<PortList> per_worker, EngineConfig cfg, PolicySlot& slot,
+         DropRecorder* drops, BridgeOptions opts = {});
   ~Bridge();
 
-  // The worker loop; returns when `stop` becomes true.
+  std::size_t workers() const { return workers_.size(); }
+  // The workers' loops (worker 0 on the calling thread); returns when `stop` becomes true
+  // and every worker has stopped.
   void run(const std::atomic<bool>& stop);
-  // Runs fn on the worker between batches and waits for it (control queries such as
-  // `show macs`). If the worker is not running, runs fn here.
+  // Runs fn on each worker in turn, between its batches, and waits for it (control queries
+  // such as `show macs`). A worker that is not running runs fn on this thread.
   void call(const std::function<void(const Engine&, PortList&)>& fn);
-  // Returns once the worker has picked up every policy and filter published before the
+  void call_each(const std::function<void(std::size_t worker, const Engine&, PortList&)>& fn);
+  // Returns once every worker has picked up every policy and filter published before the
   // call: what a control request changed is in force for the next frame.
   void sync();
-  BridgeStats stats() const;  // a snapshot, refreshed by the worker every poll round
+  BridgeStats stats() const;  // a snapshot, refreshed by the workers every poll round
 
-  // Trace: copies of the outcomes of frames matching `filter` go to a ring the control
-  // thread drains. One trace at a time: returns an error when one is running.
+  // Trace: copies of the outcomes of frames matching `filter` go to a ring per worker the
+  // control thread drains. One trace at a time: returns an error when one is running.
   std::string start_trace(std::shared_ptr<const PacketFilter> filter);
   void stop_trace();
   // Control thread: hands each queued traced outcome (bytes valid during the call) to fn.
   std::size_t drain_trace(const std::function<void(const FrameOutcome&)>& fn);
-  uint64_t trace_overflows() const { return trace_overflow_.load(std::memory_order_relaxed); }
+  uint64_t trace_overflows() const;
   // Dump: also record accepted frames matching `filter` with the drop recorder (null: stop).
   // Returns an error when there is no recorder.
   std::string set_dump(std::shared_ptr<const PacketFilter> filter);
 
  private:
-  std::size_t round(uint64_t now);  // frames received
-  void transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq);
-  void serve_calls();
-  void publish_stats();
-  void refresh_filters();
-  void pick_up_changes();
-  void tap_outcomes(const std::vector<FrameOutcome>& out);
-
-  struct TraceRecord {
-    FrameOutcome outcome;
-    uint32_t len = 0;
-    std::unique_ptr<uint8_t[]> data;
-  };
-  static constexpr uint32_t kTraceSnap = 2048;
-  SpscRing<TraceRecord> trace_ring_{256};
-  std::atomic<uint64_t> trace_overflow_{0};
-  std::mutex filter_mu_;  // guards the *_next_ pointers (control side)
-  std::shared_ptr<const PacketFilter> trace_next_, dump_next_;
-  std::atomic<uint64_t> filter_gen_{0};
-  uint64_t filter_seen_ = 0;                       // worker
-  std::shared_ptr<const PacketFilter> trace_, dump_;  // worker's copies
-
-  PortList ports_;
-  EngineConfig cfg_;
-  PolicySlot& slot_;
-  DropRecorder* drops_;
-  BridgeOptions opts_;
-  std::unique_ptr<Engine> engine_;
-  uint64_t generation_ = 0;
-
-  // Per-round scratch, sized at construction.
-  std::vector<std::vector<RxFrame>> rx_;
-  std::vector<FrameIn> batch_;
-  std::vector<const OffloadInfo*> batch_offload_;
-  std::vector<FrameOutcome> out_;
-  std::vector<std::vector<TxFrame>> tx_;
-  std::vector<std::vector<std::size_t>> tx_owner_;  // outcome index of each tx frame
-  std::vector<TxStatus> tx_status_;
-  uint64_t batch_seq_ = 0;
-  uint64_t last_expire_ = 0;
-  uint64_t last_publish_ = 0;
-  static constexpr uint64_t kPublishEveryNs = 100000000;  // 100 ms
-
-  std::atomic<bool> running_{false};
-  std::atomic<bool> call_pending_{false};
-  std::mutex call_mu_;
-  std::condition_variable call_cv_;
-  const std::function<void(const Engine&, PortList&)>* call_fn_ = nullptr;
-  bool call_done_ = false;
-
-  std::vector<std::array<uint64_t, kDropReasonCount>> drops_by_port_;  // worker-owned
-  mutable std::mutex stats_mu_;
-  BridgeStats stats_;
+  std::unique_ptr<WorkerShared> shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
 };
 
 }  // namespace tapwall

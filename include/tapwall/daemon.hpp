@@ -1,5 +1,5 @@
-// Daemon: `tapwall run` — opens the ports, loads the rules, runs the bridge worker on the
-// calling thread and the control side (signals, control socket) on an Asio thread.
+// Daemon: `tapwall run` — opens the ports (once per worker), loads the rules, runs the
+// bridge workers (the first on the calling thread) and the control side (signals, control socket) on an Asio thread.
 // Purpose: the program that replaces br0 on a VM host.
 // Invariants: a reload (SIGHUP or `ctl reload`) that fails to parse or compile keeps the
 // running policy and logs why with file:line; SIGINT/SIGTERM stop cleanly and flush dumps.
@@ -23,6 +23,7 @@ struct DaemonOptions {
   std::string metrics;           // "" off, else "PORT" or "127.0.0.1:PORT"
   std::string log_level = "info";
   bool filter = true;            // false: forward everything (baseline for benchmarks)
+  uint32_t workers = 1;          // data-path threads (afpacket only above 1), 1..16
 };
 
 // Returns the process exit code (see control/cli/cli.hpp).

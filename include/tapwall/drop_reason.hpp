@@ -61,7 +61,9 @@ namespace tapwall {
   X(ChainPolicy, "chain_policy", "the FORWARD chain policy dropped it")                          \
   /* Ports */                                                                                    \
   X(MtuExceeded, "mtu_exceeded", "larger than the egress MTU and cannot be segmented")           \
-  X(TxError, "tx_error", "the egress port refused the frame")
+  X(TxError, "tx_error", "the egress port refused the frame")                                   \
+  /* Workers */                                                                                  \
+  X(WorkerHandoffFull, "worker_handoff_full", "the owning worker's handoff ring was full")
 
 enum class DropReason : uint8_t {
 #define TAPWALL_X(e, n, d) e,

@@ -9,8 +9,11 @@
 // drops-<seq>.pcapng in the directory, rotate at max_file_bytes, and at most max_files are
 // kept (the oldest is deleted): disk use stays under max_file_bytes * max_files plus one
 // frame.
-// Thread-safety: submit()/note_policy() from one data-path thread; stats() from any thread;
-// start()/stop() from the owning thread.
+// Producers: each data-path worker submits through its own ring and token buckets
+// (config.producers), so no lock is taken per frame; the per-reason rate and burst are
+// split evenly between producers, so the configured rate holds for the whole bridge.
+// Thread-safety: submit()/note_policy() for producer i from one data-path thread each;
+// stats() from any thread; start()/stop() from the owning thread.
 #pragma once
 
 #include <array>
@@ -38,6 +41,7 @@ struct DropRecorderConfig {
   uint32_t burst_per_reason = 2000;  // bucket depth
   uint32_t queue_slots = 1024;
   uint32_t snap_bytes = 9216;        // longer frames are recorded cut to this
+  uint32_t producers = 1;            // data-path threads submitting (one ring each)
 };
 
 struct DropRecorderStats {
@@ -62,11 +66,12 @@ class DropRecorder {
   void stop();  // drains the queue, closes the file
 
   // Data path: the policy that later submissions were judged by (kept alive for comments).
-  void note_policy(std::shared_ptr<const CompiledPolicy> policy);
+  void note_policy(std::shared_ptr<const CompiledPolicy> policy, uint32_t producer = 0);
   // Data path: record one frame that was dropped as a whole or toward some port.
-  void submit(const FrameOutcome& o);
+  void submit(const FrameOutcome& o, uint32_t producer = 0);
 
   DropRecorderStats stats() const;
+  uint32_t producers() const { return uint32_t(producers_.size()); }
 
  private:
   struct Slot {
@@ -80,17 +85,26 @@ class DropRecorder {
     uint64_t last_ns = 0;
     bool primed = false;
   };
+  // One data-path thread's side: its ring, its buckets, the policy it judges by.
+  struct Producer {
+    explicit Producer(std::size_t slots) : ring(slots) {}
+    SpscRing<Slot> ring;
+    std::array<Bucket, kDropReasonCount> buckets{};
+    uint64_t generation = 0;             // producer thread
+    std::atomic<uint64_t> noted{0};      // generation, for the writer's policy clean-up
+    uint64_t done_below = 0;             // writer: no slot of a generation below this is left
+  };
   void writer_loop();
   bool write_one(Slot& s);
   bool open_next_file();
+  void forget_old_policies();
   DropReason reason_of(const FrameOutcome& o) const;
 
   DropRecorderConfig cfg_;
   std::vector<PortDesc> ports_;
   DropCommentFn comment_;
-  SpscRing<Slot> ring_;
-  std::array<Bucket, kDropReasonCount> buckets_{};
-  uint64_t generation_ = 0;
+  std::vector<std::unique_ptr<Producer>> producers_;
+  double rate_ = 0, burst_ = 0;  // per producer
 
   mutable std::mutex mu_;  // guards policies_ and stats_ (writer side and readers)
   std::map<uint64_t, std::shared_ptr<const CompiledPolicy>> policies_;

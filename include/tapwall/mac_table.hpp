@@ -50,6 +50,9 @@ class MacTable {
   LearnResult learn(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t now_ns);
   // Port the station was last seen on, or kNoPort when unknown or aged out.
   PortId lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) const;
+  // The live entry of (mac, vlan) with its port and last-seen time (as lookup(): false when
+  // unknown or aged out).
+  bool find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntryView& out) const;
   // Hint: start loading the slot (mac, vlan) hashes to. For a batch, prefetch every frame's
   // addresses first, then learn()/lookup(): large tables then overlap their cache misses.
   void prefetch(const MacAddr& mac, uint16_t vlan) const;

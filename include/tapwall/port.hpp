@@ -122,6 +122,15 @@ struct PortOptions {
   bool promisc = true;
   bool create_missing_tap = false;   // role Vm: make a persistent tap if `name` is absent
   bool disable_gro = false;          // best effort (ETHTOOL_SGRO off); nothing relies on it
+  // AfPacket: join a PACKET_FANOUT group (PACKET_FANOUT_HASH) so that several sockets on
+  // one interface (one per data-path worker) share its frames. kNoFanout: none;
+  // kNewFanout: a new group with a kernel-chosen unique id (Port::fanout_group() tells it);
+  // otherwise the id of a group made that way on the same interface.
+  int fanout_group = kNoFanout;
+  // Tap (role Host): open one more queue of a multi-queue tap (one per data-path worker).
+  bool tap_multi_queue = false;
+  static constexpr int kNoFanout = -1;
+  static constexpr int kNewFanout = -2;
 };
 
 struct PortError {
@@ -143,6 +152,8 @@ class Port {
   virtual PortBackend backend() const = 0;
   // True when tx passes offload metadata to the kernel (no user-space segmentation).
   virtual bool tx_offload() const = 0;
+  // The PACKET_FANOUT group id this port's socket is a member of, or -1.
+  virtual int fanout_group() const { return -1; }
 
   virtual std::size_t rx_burst(std::span<RxFrame> out) = 0;
   virtual void rx_done() = 0;

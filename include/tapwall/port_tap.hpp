@@ -22,8 +22,11 @@ struct TapFd {
 };
 
 // Creates the tap (or attaches to an existing one the caller may open) and returns its fd,
-// non-blocking, close-on-exec.
-std::variant<TapFd, PortError> open_tap(const std::string& name, bool vnet_hdr);
+// non-blocking, close-on-exec. multi_queue: IFF_MULTI_QUEUE — every open of the same name
+// is one more queue (one per data-path worker); the kernel spreads what the host sends by
+// its symmetric flow hash.
+std::variant<TapFd, PortError> open_tap(const std::string& name, bool vnet_hdr,
+                                        bool multi_queue = false);
 
 // `tunctl -t name`: create a persistent tap, then close it; a hypervisor attaches later.
 // Succeeds (doing nothing) when it already exists as a tap.

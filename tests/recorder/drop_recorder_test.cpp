@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "tapwall/capture_file.hpp"
 #include "tapwall/drop_recorder.hpp"
@@ -120,6 +121,62 @@ TEST_F(DropRecorderTest, RateLimitPerReasonCountsWhatItSkips) {
   EXPECT_EQ(s.recorded, 5u + 3u + 5u);
   EXPECT_EQ(s.rate_limited[size_t(DropReason::ChainPolicy)], 190u);
   EXPECT_EQ(s.rate_limited[size_t(DropReason::SrcMacZero)], 0u);
+}
+
+// Several workers: each submits through its own ring, from its own thread; every frame is
+// recorded, also those judged by a policy one producer still uses after another moved on;
+// the rate limit is shared out so the configured rate holds for all producers together.
+TEST_F(DropRecorderTest, ProducersSubmitFromTheirOwnThreadsAndKeepTheirPolicies) {
+  DropRecorderConfig cfg;
+  cfg.dir = dir_.string();
+  cfg.rate_per_reason = 1000000;
+  cfg.burst_per_reason = 1000000;
+  cfg.producers = 2;
+  DropRecorder rec(cfg, ports_, &comment_of);
+  ASSERT_EQ(rec.producers(), 2u);
+  ASSERT_EQ(rec.start(), "");
+  auto p1 = empty_policy(ports_);
+  rec.note_policy(p1, 0);
+  rec.note_policy(p1, 1);
+  auto rs2 = std::get<RuleSet>(parse_rules("*filter\n:FORWARD DROP [0:0]\nCOMMIT\n", "t", Family::Ipv4));
+  auto p2 = std::get<std::shared_ptr<const CompiledPolicy>>(CompiledPolicy::compile(&rs2, nullptr, ports_, 2));
+  rec.note_policy(p2, 0);  // producer 0 moves on; producer 1 still judges by generation 1
+  std::thread t0([&] {
+    for (int i = 0; i < 300; ++i) {
+      rec.submit(drop(DropReason::ChainPolicy, 1000 + i), 0);
+      if (i % 64 == 63) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  std::thread t1([&] {
+    for (int i = 0; i < 300; ++i) {
+      rec.submit(drop(DropReason::SrcMacZero, 1000 + i), 1);
+      if (i % 64 == 63) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  t0.join();
+  t1.join();
+  rec.stop();
+  EXPECT_EQ(rec.stats().recorded, 600u);
+  EXPECT_EQ(rec.stats().queue_full, 0u);
+  uint64_t n = 0;
+  for (auto& f : files()) n += frames_in(f);
+  EXPECT_EQ(n, 600u);
+}
+
+TEST_F(DropRecorderTest, RateLimitIsSharedOutBetweenProducers) {
+  DropRecorderConfig cfg;
+  cfg.dir = dir_.string();
+  cfg.rate_per_reason = 10;
+  cfg.burst_per_reason = 6;
+  cfg.producers = 2;
+  DropRecorder rec(cfg, ports_, &comment_of);
+  ASSERT_EQ(rec.start(), "");
+  rec.note_policy(empty_policy(ports_), 0);
+  rec.note_policy(empty_policy(ports_), 1);
+  for (uint32_t p = 0; p < 2; ++p)
+    for (int i = 0; i < 100; ++i) rec.submit(drop(DropReason::ChainPolicy, 1000000 + i), p);
+  rec.stop();
+  EXPECT_EQ(rec.stats().recorded, 6u);  // 3 + 3: the burst, not twice the burst
 }
 
 }  // namespace
