@@ -127,10 +127,10 @@ TEST(Expiry, LazyOnLookupAndSweptInsideTrack) {
   const CtResult r = pass(ct, udp(kA, kB, 0, 53), 31 * kSec);
   EXPECT_EQ(r.state, CtState::New);
   EXPECT_TRUE(r.pending);
-  // Unrelated traffic sweeps the rest, one slot per packet: one pass over the 16 slots.
-  for (int i = 0; i < 7; ++i) pass(ct, udp(kB, kA, 7000, 7000), 31 * kSec);
+  // Unrelated traffic sweeps the rest, one slot per 8 packets: one pass over the 16 slots.
+  for (int i = 0; i < 7 * 8; ++i) pass(ct, udp(kB, kA, 7000, 7000), 31 * kSec);
   EXPECT_GT(ct.size(), 2u);
-  for (int i = 0; i < 9; ++i) pass(ct, udp(kB, kA, 7000, 7000), 31 * kSec);
+  for (int i = 0; i < 9 * 8; ++i) pass(ct, udp(kB, kA, 7000, 7000), 31 * kSec);
   EXPECT_EQ(ct.size(), 2u);
   EXPECT_EQ(ct.stats().expired, 10u);
 }
