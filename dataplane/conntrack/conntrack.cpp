@@ -151,8 +151,11 @@ CtTuple port_tuple(const Decoded& d, uint8_t proto) {
 }
 }  // namespace
 
-CtResult Conntrack::Impl::track_tcp(const Decoded& d, std::span<const uint8_t> frame,
-                                    uint64_t now, bool verify, const CtLookup* lk) {
+// Inline into track(): nearly every packet a bridge tracks is TCP.
+[[gnu::always_inline]] inline CtResult Conntrack::Impl::track_tcp(const Decoded& d,
+                                                                  std::span<const uint8_t> frame,
+                                                                  uint64_t now, bool verify,
+                                                                  const CtLookup* lk) {
   TcpSegment s;
   if (!d.l4_ok || !tcp_header_valid(d) || !tcp_segment(d, frame, s)) return invalid();
   if (verify && !l4_checksum_ok(d, frame)) return invalid();

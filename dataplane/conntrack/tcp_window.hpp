@@ -208,8 +208,8 @@ inline uint32_t state_timeout(const CtTimeouts& to, uint8_t state) {
 }  // namespace tcp_detail
 
 // nf_conntrack_tcp_packet() from `state` onwards; reply = packet in the reply direction.
-inline TcpAction tcp_packet(CtEntry& e, bool reply, const TcpSegment& s, const CtConfig& cfg,
-                            uint64_t now_ns) {
+[[gnu::always_inline]] inline TcpAction tcp_packet(CtEntry& e, bool reply, const TcpSegment& s,
+                                                  const CtConfig& cfg, uint64_t now_ns) {
   // The steady state: an ACK-class segment (no SYN, FIN or RST) on an ESTABLISHED flow
   // stays ESTABLISHED in either direction and meets none of tcp_packet_other()'s special
   // cases, so it goes straight to the window check (the same code, its flags known).

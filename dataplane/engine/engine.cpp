@@ -215,8 +215,10 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
   if (cfg_.conntrack) ct_->confirm(ct, o.to != 0);
 }
 
-PolicyDecision Engine::judge_cached(const Decoded& d, PortId in, PortId out,
-                                    const CtResult& ct) {
+// Inline (one call per established frame); a miss goes to judge_and_cache().
+[[gnu::always_inline]] inline PolicyDecision Engine::judge_cached(const Decoded& d, PortId in,
+                                                                  PortId out,
+                                                                  const CtResult& ct) {
   const uint64_t mac = d.src_mac.as_u64();
   // TCP flags: rules may match them (--syn, --tcp-flags) and they vary within a flow.
   const uint8_t flags = d.ip_proto == kProtoTcp ? d.tcp_flags : 0;
@@ -232,20 +234,25 @@ PolicyDecision Engine::judge_cached(const Decoded& d, PortId in, PortId out,
       return r.dec;
     }
   }
+  return judge_and_cache(d, in, out, ct, slot);
+}
+
+PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
+                                       const CtResult& ct, CtVerdictCache& slot) {
   PolicyQuery q;
   q.pkt = &d;
   q.ct = ct.state;
   q.in = in;
   q.out = out;
-  q.bytes = bytes;
+  q.bytes = d.ip_end - d.l3_off;
   VerdictRecord r;
   r.dec = eval_->judge(q, r.path);
   if (!r.path.complete) return r.dec;  // can't be counted again without the policy
-  r.src_mac = mac;
+  r.src_mac = d.src_mac.as_u64();
   r.in = q.in;
   r.out = q.out;
   r.ct = q.ct;
-  r.tcp_flags = flags;
+  r.tcp_flags = d.ip_proto == kProtoTcp ? d.tcp_flags : 0;
   const uint32_t id = intern(r);
   if (id < records_.size()) {
     // intern() may have reset the cache (new tag): write the slot after it.
@@ -358,7 +365,7 @@ void Engine::expire(uint64_t now_ns, std::vector<FrameOutcome>& out) {
   ct_->expire(now_ns);
 }
 
-void Engine::record(FrameOutcome& o) {
+[[gnu::always_inline]] inline void Engine::record(FrameOutcome& o) {
   if (o.to != 0) {
     counters_.forwarded++;
   } else {

@@ -89,7 +89,8 @@ inline uint16_t to_be_order(uint16_t host_sum) {
 // a pseudo-header in network order plus a separately folded and swapped segment sum.
 // Same result as the general path: the folded total is 0xffff exactly when the checksum
 // verifies (0 only when every summed word is 0, which the protocol word rules out).
-inline bool ipv4_tcp_udp_ok(const Decoded& d, std::span<const uint8_t> frame) {
+[[gnu::always_inline]] inline bool ipv4_tcp_udp_ok(const Decoded& d,
+                                                   std::span<const uint8_t> frame) {
   const std::size_t csum_at = d.ip_proto == kProtoTcp ? 16 : 6;
   if (d.ip_end > frame.size() || d.l4_off >= d.ip_end ||
       std::size_t(d.ip_end - d.l4_off) < csum_at + 2)

@@ -154,6 +154,8 @@ class Engine {
              uint64_t now, bool csum_partial, FrameOutcome& o, const CtLookup* lk = nullptr,
              bool cacheable = false);
   PolicyDecision judge_cached(const Decoded& d, PortId in, PortId out, const CtResult& ct);
+  PolicyDecision judge_and_cache(const Decoded& d, PortId in, PortId out, const CtResult& ct,
+                                 CtVerdictCache& slot);
   uint32_t intern(const VerdictRecord& r);
   void flush_verdict_counts();
   void reset_verdict_cache();
