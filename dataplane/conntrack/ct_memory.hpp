@@ -3,11 +3,14 @@
 // huge pages.
 // Why: lookups hit random entries of arrays of tens of MB; with 4 KB pages nearly every
 // lookup also misses the TLB (twice as costly in a VM), huge pages remove most of that.
-// Invariants: elements are value-initialised at construction; size never changes.
+// Invariants: elements are value-initialised at construction (by the kernel's zero pages
+// when T{} is all zero bytes and the array is mapped); size never changes.
 // Thread-safety: none needed (owned by one table).
 #pragma once
 
 #include <sys/mman.h>
+
+#include <cassert>
 
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +22,10 @@ namespace tapwall::ct {
 template <class T>
 class BigArray {
  public:
-  explicit BigArray(std::size_t n) : n_(n) {
+  // zero_is_default: T{} is all zero bytes, so memory fresh from mmap (zero-filled by the
+  // kernel) needs no initialising; its pages then stay unmapped until used, and a table
+  // sized for a million flows costs resident memory only for the flows it holds.
+  explicit BigArray(std::size_t n, bool zero_is_default = false) : n_(n) {
     constexpr std::size_t kHuge = std::size_t{2} << 20;
     const std::size_t bytes = (n == 0 ? 1 : n) * sizeof(T);
     if (bytes >= kHuge) {
@@ -39,6 +45,10 @@ class BigArray {
       void* mem = std::aligned_alloc(align, (bytes + align - 1) / align * align);
       if (!mem) throw std::bad_alloc();
       p_ = static_cast<T*>(mem);
+    }
+    if (map_ != nullptr && zero_is_default) {
+      assert(is_all_zero(T{}));
+      return;  // the objects are the zero bytes already there (implicit-lifetime types)
     }
     for (std::size_t i = 0; i < n; ++i) new (p_ + i) T{};
   }
@@ -61,6 +71,13 @@ class BigArray {
   std::size_t bytes() const { return map_ != nullptr ? map_len_ : n_ * sizeof(T); }
 
  private:
+  static bool is_all_zero(const T& v) {
+    const auto* b = reinterpret_cast<const unsigned char*>(&v);
+    for (std::size_t i = 0; i < sizeof(T); ++i)
+      if (b[i] != 0) return false;
+    return true;
+  }
+
   T* p_ = nullptr;
   std::size_t n_;
   void* map_ = nullptr;  // the mapping when mmapped (p_ is inside it)

@@ -19,8 +19,8 @@ std::size_t bucket_count(uint32_t capacity) {
 }  // namespace
 
 CtTable::CtTable(uint32_t capacity, uint64_t seed, CtStats& stats)
-    : entries_(clamp_capacity(capacity)),
-      counters_(clamp_capacity(capacity)),
+    : entries_(clamp_capacity(capacity), true),
+      counters_(clamp_capacity(capacity), true),
       buckets_(bucket_count(clamp_capacity(capacity))),
       seed_(seed),
       stats_(stats) {
@@ -29,9 +29,7 @@ CtTable::CtTable(uint32_t capacity, uint64_t seed, CtStats& stats)
     std::memset(b.ref, 0xff, sizeof b.ref);
   }
   mask_ = uint32_t(buckets_.size() - 1);
-  const uint32_t n = uint32_t(entries_.size());
-  free_.reserve(n);
-  for (uint32_t i = n; i-- > 0;) free_.push_back(i);
+  free_.reserve(entries_.size());  // reserved, not filled: its pages stay untouched until used
 }
 
 void CtTable::prefetch(uint64_t h) const { __builtin_prefetch(&buckets_[bucket_of(h)]); }
@@ -57,9 +55,9 @@ void CtTable::prefetch_entries(uint64_t h) const {
 }
 
 void CtTable::clear_verdict_caches() {
-  for (CtEntry& e : entries_) {
-    e.vc[0] = CtVerdictCache{};
-    e.vc[1] = CtVerdictCache{};
+  for (uint32_t id = 0; id < never_used_; ++id) {
+    entries_[id].vc[0] = CtVerdictCache{};
+    entries_[id].vc[1] = CtVerdictCache{};
   }
 }
 
@@ -166,8 +164,11 @@ uint32_t CtTable::early_drop(uint64_t h, uint64_t now_ns) {
 }
 
 uint32_t CtTable::insert(const CtTuple& t, uint64_t h, uint64_t now_ns) {
-  if (free_.empty() && early_drop(h, now_ns) == kNoCtEntry) return kNoCtEntry;
-  const uint32_t id = free_.back();
+  if (free_.empty() && never_used_ == entries_.size() && early_drop(h, now_ns) == kNoCtEntry)
+    return kNoCtEntry;
+  // A freed entry first (its lines may still be cached), else one never used.
+  const bool recycled = !free_.empty();
+  const uint32_t id = recycled ? free_.back() : never_used_;
   CtEntry& e = entries_[id];
   std::memset(static_cast<void*>(&e), 0, sizeof e);
   e.vc[0] = CtVerdictCache{};
@@ -185,7 +186,10 @@ uint32_t CtTable::insert(const CtTuple& t, uint64_t h, uint64_t now_ns) {
     index_del(h, id * 2);
     return kNoCtEntry;
   }
-  free_.pop_back();
+  if (recycled)
+    free_.pop_back();
+  else
+    ++never_used_;
   ++used_;
   return id;
 }
@@ -204,7 +208,7 @@ void CtTable::remove(uint32_t id) {
 }
 
 void CtTable::expire_all(uint64_t now_ns) {
-  for (uint32_t id = 0; id < entries_.size(); ++id) {
+  for (uint32_t id = 0; id < never_used_; ++id) {
     const CtEntry& e = entries_[id];
     if ((e.status & kStInUse) && !(e.status & kStPending) && expired(e, now_ns)) {
       remove(id);
@@ -214,7 +218,7 @@ void CtTable::expire_all(uint64_t now_ns) {
 }
 
 void CtTable::for_each_live(uint64_t now_ns, const std::function<void(uint32_t)>& fn) const {
-  for (uint32_t id = 0; id < entries_.size(); ++id) {
+  for (uint32_t id = 0; id < never_used_; ++id) {
     const CtEntry& e = entries_[id];
     if ((e.status & kStInUse) && !(e.status & kStPending) && !expired(e, now_ns)) fn(id);
   }

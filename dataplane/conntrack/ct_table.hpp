@@ -11,7 +11,9 @@
 // primary bucket unless that is full, so a hit nearly always costs one index line, and a
 // batch can prefetch just that line.
 // Invariants: an in-use entry has exactly two index slots (original, reply); a free entry
-// has none and is on the free list; capacity never changes.
+// has none and is on the free list or at/after never_used_ (entries are handed out in id
+// order first, so an untouched tail of the arrays costs no resident memory); capacity
+// never changes.
 // Thread-safety: not thread-safe; one owner.
 #pragma once
 
@@ -101,7 +103,8 @@ class CtTable {
   BigArray<CtEntry> entries_;
   BigArray<CtCounters> counters_;
   BigArray<Bucket> buckets_;
-  std::vector<uint32_t> free_;  // stack of free entry ids
+  std::vector<uint32_t> free_;  // stack of freed entry ids (below never_used_)
+  uint32_t never_used_ = 0;     // entries [never_used_, capacity) were never handed out
   uint32_t mask_ = 0;
   uint64_t seed_;
   std::size_t used_ = 0;
@@ -156,10 +159,10 @@ inline uint32_t CtTable::sig_matches(const Bucket& bk, uint32_t sig) {
 }
 
 inline void CtTable::sweep(uint64_t now_ns, uint32_t budget) {
-  const uint32_t n = uint32_t(entries_.size());
+  const uint32_t n = never_used_;  // entries beyond were never used
   for (uint32_t k = 0; k < budget && used_ > 0; ++k) {
-    const uint32_t id = sweep_cursor_;
-    sweep_cursor_ = sweep_cursor_ + 1 == n ? 0 : sweep_cursor_ + 1;
+    const uint32_t id = sweep_cursor_ < n ? sweep_cursor_ : 0;
+    sweep_cursor_ = id + 1 == n ? 0 : id + 1;
     const CtEntry& e = entries_[id];
     if ((e.status & kStInUse) && !(e.status & kStPending) && expired(e, now_ns)) {
       remove(id);

@@ -257,7 +257,7 @@ PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
   if (id < records_.size()) {
     // intern() may have reset the cache (new tag): write the slot after it.
     slot.generation = vc_tag_;
-    slot.rule = uint16_t(id);
+    slot.rule = id;
   }
   return r.dec;
 }

@@ -48,9 +48,7 @@ inline constexpr uint32_t kNoCtEntry = 0xffffffffu;
 // 8 bytes, so that two of them and the flow's packet/byte accounting fit the 128-byte entry.
 struct CtVerdictCache {
   uint32_t generation = 0;  // the owner's cache tag (engine: changes with the policy); 0 = empty
-  uint16_t rule = 0xffff;   // the owner's id of the cached decision
-  uint8_t out_port = 0xff;
-  uint8_t accept = 0;
+  uint32_t rule = 0;        // the owner's id of the cached decision (valid while generation != 0)
 };
 static_assert(sizeof(CtVerdictCache) == 8);
 

@@ -153,7 +153,7 @@ TEST(VerdictCache, PerEntryPerDirectionAndClearedOnReuse) {
   CtVerdictCache& rp = ct.verdict_cache(r.entry, true);
   EXPECT_NE(&o, &rp);
   o.generation = 7;
-  o.accept = 1;
+  o.rule = 3;
   EXPECT_EQ(ct.verdict_cache(r.entry, false).generation, 7u);
   EXPECT_EQ(ct.verdict_cache(r.entry, true).generation, 0u);
   // The slot is reused by another flow after expiry: it must start empty.
