@@ -222,10 +222,12 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
       fm.memo_ok = false;
       break;
     }
-    fm.key_word[d] = uint8_t(word);
+    fm.key_word_end[word] = uint8_t(d + 1);
     fm.key_shift[d] = uint8_t(used);
     used += width;
   }
+  for (int w = 1; w < kMemoKeyWords; ++w)  // an unused word is an empty range
+    fm.key_word_end[w] = std::max(fm.key_word_end[w], fm.key_word_end[w - 1]);
   // The interval arrays now live in the lookup structures.
   for (auto& d : fm.dims) {
     d.starts = {};

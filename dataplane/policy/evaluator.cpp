@@ -210,15 +210,13 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   uint32_t key[kDimCount];
   compute_key(fm, fi, q, key);
   const bool memo = cache_->enabled && fm.memo_ok;
-  // Pack in registers (a store per dimension into an indexed array stalls on forwarding).
+  // Pack in registers (a store per dimension into an indexed array stalls on forwarding),
+  // one word's run of dimensions at a time (no per-dimension choice of word).
   uint64_t k0 = 0, k1 = 0, k2 = 0;
-  for (int d = 0; d < kDimCount; ++d) {
-    const uint64_t v = uint64_t(key[d]) << fm.key_shift[d];
-    const uint8_t w = fm.key_word[d];
-    k0 |= w == 0 ? v : 0;
-    k1 |= w == 1 ? v : 0;
-    k2 |= w == 2 ? v : 0;
-  }
+  int dim = 0;
+  for (; dim < fm.key_word_end[0]; ++dim) k0 |= uint64_t(key[dim]) << fm.key_shift[dim];
+  for (; dim < fm.key_word_end[1]; ++dim) k1 |= uint64_t(key[dim]) << fm.key_shift[dim];
+  for (; dim < kDimCount; ++dim) k2 |= uint64_t(key[dim]) << fm.key_shift[dim];
   const uint64_t packed[kMemoKeyWords] = {k0, k1, k2};
   MemoEntry* set = &cache_->entries[(key_hash(packed, fi) & (kSets - 1)) * 2];
   for (int way = 0; way < 2 && memo; ++way) {

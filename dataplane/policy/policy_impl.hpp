@@ -95,9 +95,10 @@ struct FamilyMatcher {
   uint32_t forward = 0;
   std::vector<EitherAux> aux;            // sorted by rule_bit
   std::vector<uint32_t> aux_word_begin;  // aux entries of rule word w: [begin[w], begin[w+1])
-  // Memo key packing: class id of dim d goes to key word key_word[d] at bit key_shift[d].
+  // Memo key packing: class id of dim d goes at bit key_shift[d] of a key word; words are
+  // filled in dimension order, word w holding dims [key_word_end[w-1], key_word_end[w]).
   // memo_ok is false when the class ids do not fit kMemoKeyWords words (never memoized).
-  uint8_t key_word[kDimCount] = {};
+  uint8_t key_word_end[kMemoKeyWords] = {};
   uint8_t key_shift[kDimCount] = {};
   bool memo_ok = false;
 };
