@@ -125,10 +125,10 @@ struct AcctDelta {
   static uint64_t packets(uint64_t a, int dir) { return (a >> packet_shift(dir)) & kPacketMax; }
   static uint64_t bytes(uint64_t a, int dir) { return (a >> byte_shift(dir)) & kByteMax; }
   // Room for one more packet of `len` (< 2^16) bytes in direction dir?
-  static bool fits(uint64_t a, int dir, uint32_t len) {
+  [[gnu::always_inline]] static bool fits(uint64_t a, int dir, uint32_t len) {
     return packets(a, dir) < kPacketMax && bytes(a, dir) + len <= kByteMax;
   }
-  static uint64_t add(uint64_t a, int dir, uint32_t len) {
+  [[gnu::always_inline]] static uint64_t add(uint64_t a, int dir, uint32_t len) {
     return a + (uint64_t{1} << packet_shift(dir)) + (uint64_t{len} << byte_shift(dir));
   }
 };
