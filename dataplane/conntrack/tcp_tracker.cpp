@@ -48,10 +48,6 @@ constexpr uint8_t kTransitions[2][6][kTcpStateCount] = {
 constexpr uint8_t kExpChallengeAck = 0x40;
 constexpr uint8_t kSimultaneousOpen = 0x80;
 
-inline uint32_t seg_end(const TcpSegment& s) {
-  return s.seq + s.payload_len + ((s.flags & kTcpSyn) ? 1 : 0) + ((s.flags & kTcpFin) ? 1 : 0);
-}
-
 // The kernel's tcp_options(): window scale and SACK-permitted from a SYN's options. With no
 // options at all the previous values stay (as there).
 void parse_options(std::span<const uint8_t> o, uint8_t& scale, uint8_t& flags) {
@@ -192,7 +188,7 @@ bool tcp_can_create(const TcpSegment& s, bool loose) {
 void tcp_new(CtEntry& e, const TcpSegment& s) {
   TcpTrack& t = e.l4.tcp;
   t = TcpTrack{};
-  const uint32_t end = seg_end(s);
+  const uint32_t end = seg_end(s, s.flags);
   t.td_end[0] = end;
   t.td_maxwin[0] = s.win == 0 ? 1 : s.win;
   if (kTransitions[0][tcp_index(s.flags)][kTcpNone] == kTcpSynSent) {
@@ -245,7 +241,7 @@ TcpAction tcp_packet_other(CtEntry& e, bool reply, const TcpSegment& s, const Ct
       t.last_index = index;
       t.last_dir = uint8_t(dir);
       t.last_seq = s.seq;
-      t.last_end = seg_end(s);
+      t.last_end = seg_end(s, s.flags);
       t.last_win = s.win;
       if (index == kIdxSyn && dir == 0) {
         // Note the SYN's options in case the peer answers it (see above).

@@ -26,6 +26,11 @@ enum class WinResult : uint8_t { Ignore, Invalid, Accept };
 inline bool before(uint32_t a, uint32_t b) { return int32_t(a - b) < 0; }
 inline bool after(uint32_t a, uint32_t b) { return before(b, a); }
 
+// The sequence number after the segment: SYN and FIN take one each. `flags` as in_window().
+inline uint32_t seg_end(const TcpSegment& s, uint8_t flags) {
+  return s.seq + s.payload_len + ((flags & kTcpSyn) ? 1 : 0) + ((flags & kTcpFin) ? 1 : 0);
+}
+
 // Out of line (tcp_tracker.cpp): the rare parts of the window check.
 void init_sender(TcpTrack& t, int sd, const TcpSegment& s, uint32_t end, uint32_t win);
 void parse_sack(std::span<const uint8_t> o, uint32_t& sack);
@@ -39,8 +44,7 @@ void handle_invalid(CtEntry& e, int dir, TcpIndex index, const CtConfig& cfg, ui
                                                   const TcpSegment& s, bool liberal_cfg) {
   const int rd = !sd;
   const bool syn = flags & kTcpSyn, ackf = flags & kTcpAck, rst = flags & kTcpRst;
-  uint32_t seq = s.seq, ack = s.ack, sack = s.ack;
-  uint32_t end = s.seq + s.payload_len + ((flags & kTcpSyn) ? 1 : 0) + ((flags & kTcpFin) ? 1 : 0);
+  uint32_t seq = s.seq, ack = s.ack, sack = s.ack, end = seg_end(s, flags);
   const uint16_t win_raw = s.win;
   uint32_t win = win_raw;
   auto verdict = [&](WinResult r) {

@@ -31,6 +31,20 @@ void drop_frame(FrameOutcome& o, DropReason r) {
   o.to = 0;
 }
 
+// The IP datagram's length: what rule byte counters count.
+uint32_t ip_bytes(const Decoded& d) { return d.ip_end - d.l3_off; }
+
+// The TCP flags part of a verdict-cache key: rules may match them (--syn, --tcp-flags) and
+// they vary within a flow.
+uint8_t cache_key_flags(const Decoded& d) { return d.ip_proto == kProtoTcp ? d.tcp_flags : 0; }
+
+void set_verdict(PortVerdict& v, PortId p, const PolicyDecision& dec) {
+  v.port = p;
+  v.accept = dec.accept;
+  v.rule = dec.rule;
+  v.reason = dec.reason;
+}
+
 }  // namespace
 
 Engine::Engine(EngineConfig cfg, std::shared_ptr<const CompiledPolicy> policy)
@@ -180,12 +194,8 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
       !(host_ports_ & ((PortMask{1} << in) | egress))) {
     const PortId p = static_cast<PortId>(std::countr_zero(egress));
     const PolicyDecision dec = judge_cached(d, in, p, ct);
-    PortVerdict& v = o.per[0];
     o.n_per = 1;
-    v.port = p;
-    v.accept = dec.accept;
-    v.rule = dec.rule;
-    v.reason = dec.reason;
+    set_verdict(o.per[0], p, dec);
     if (dec.accept) o.to = egress;
     return;
   }
@@ -193,7 +203,7 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
   q.pkt = &d;
   q.ct = ct.state;
   q.in = in;
-  q.bytes = d.ip_end - d.l3_off;
+  q.bytes = ip_bytes(d);
   bool host_in = host_ports_ & (PortMask{1} << in);
   for (PortMask m = egress; m != 0; m &= m - 1) {
     PortId p = static_cast<PortId>(std::countr_zero(m));
@@ -205,10 +215,7 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
       v.reason = DropReason::None;
     } else {
       q.out = p;
-      PolicyDecision dec = eval_->judge(q);
-      v.accept = dec.accept;
-      v.rule = dec.rule;
-      v.reason = dec.reason;
+      set_verdict(v, p, eval_->judge(q));
     }
     if (v.accept) o.to |= PortMask{1} << p;
   }
@@ -220,9 +227,8 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
                                                                   PortId out,
                                                                   const CtResult& ct) {
   const uint64_t mac = d.src_mac.as_u64();
-  // TCP flags: rules may match them (--syn, --tcp-flags) and they vary within a flow.
-  const uint8_t flags = d.ip_proto == kProtoTcp ? d.tcp_flags : 0;
-  const uint32_t bytes = d.ip_end - d.l3_off;
+  const uint8_t flags = cache_key_flags(d);
+  const uint32_t bytes = ip_bytes(d);
   CtVerdictCache& slot = ct_->verdict_cache(ct.entry, ct.reply);
   if (slot.generation == vc_tag_ && slot.rule < records_.size()) {
     const VerdictRecord& r = records_[slot.rule];
@@ -244,7 +250,7 @@ PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
   q.ct = ct.state;
   q.in = in;
   q.out = out;
-  q.bytes = d.ip_end - d.l3_off;
+  q.bytes = ip_bytes(d);
   VerdictRecord r;
   r.dec = eval_->judge(q, r.path);
   if (!r.path.complete) return r.dec;  // can't be counted again without the policy
@@ -252,7 +258,7 @@ PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
   r.in = q.in;
   r.out = q.out;
   r.ct = q.ct;
-  r.tcp_flags = d.ip_proto == kProtoTcp ? d.tcp_flags : 0;
+  r.tcp_flags = cache_key_flags(d);
   const uint32_t id = intern(r);
   if (id < records_.size()) {
     // intern() may have reset the cache (new tag): write the slot after it.
