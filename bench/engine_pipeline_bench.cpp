@@ -236,6 +236,8 @@ void established(benchmark::State& state, bool verdict_cache) {
   state.counters["rss_B_per_flow"] = double(s.rss_growth) / flows;
   state.counters["vc_hit_ratio"] =
       timed ? double(c.verdict_cache_hits - before.verdict_cache_hits) / double(timed) : 0;
+  state.counters["express_ratio"] =
+      timed ? double(c.express_frames - before.express_frames) / double(timed) : 0;
   state.SetItemsProcessed(int64_t(frames));
 }
 

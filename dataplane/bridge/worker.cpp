@@ -54,6 +54,7 @@ void add_counters(EngineCounters& a, const EngineCounters& b) {
     a.tx_bytes[i] += b.tx_bytes[i];
   }
   a.verdict_cache_hits += b.verdict_cache_hits;
+  a.express_frames += b.express_frames;
 }
 
 void add_ports(PortStats& a, const PortStats& b) {

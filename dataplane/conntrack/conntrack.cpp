@@ -308,6 +308,53 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
   }
 }
 
+bool Conntrack::express_peek(const Decoded& d, std::span<const uint8_t> frame,
+                             const CtLookup& lk, uint64_t now_ns, bool csum_partial,
+                             CtExpress& x) const {
+  const Impl& m = *impl_;
+  // lk.valid: prepare() saw an IPv4/IPv6 packet that is not a fragment. A pending entry
+  // would make track() discard it first.
+  if (!lk.valid || m.pending != kNoCtEntry || !d.l4_ok) return false;
+  const bool verify = m.cfg.checksum && !csum_partial;
+  if (d.ip_proto == kProtoTcp) {
+    TcpSegment s;
+    if ((d.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck ||
+        !tcp_header_valid(d) || !tcp_segment(d, frame, s) ||
+        (verify && !l4_checksum_ok(d, frame)))
+      return false;
+  } else if (d.ip_proto != kProtoUdp || !udp_valid(d, frame, verify)) {
+    return false;
+  }
+  const uint32_t id = m.table.locate(port_tuple(d, d.ip_proto), lk.hash, x.reply);
+  if (id == kNoCtEntry) return false;
+  const CtEntry& e = m.table.entry(id);
+  if (m.table.expired(e, now_ns) || (d.ip_proto == kProtoTcp && e.tcp_state != kTcpEstablished))
+    return false;
+  if (!x.reply && !(e.status & kStSeenReply)) return false;  // NEW, not ESTABLISHED
+  x.entry = id;
+  return true;
+}
+
+CtResult Conntrack::express_track(const Decoded& d, std::span<const uint8_t> frame,
+                                  uint64_t now_ns, const CtExpress& x) {
+  Impl& m = *impl_;
+  // As track(): the sweep (which frees only expired entries, so not this one), then the
+  // tracker's course for this packet past the checks express_peek() made.
+  if (m.sweep_credit != 0)
+    --m.sweep_credit;
+  else
+    m.sweep(now_ns, 1);
+  CtEntry& e = m.table.entry(x.entry);
+  if (d.ip_proto == kProtoTcp) {
+    TcpSegment s;
+    tcp_segment(d, frame, s);
+    if (tcp_packet(e, x.reply, s, m.cfg, now_ns) != TcpAction::Accept) return m.invalid();
+  } else {
+    udp_packet(e, m.cfg.timeouts, now_ns);
+  }
+  return m.finish(x.entry, x.reply, false, d);
+}
+
 void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {
   lk.valid = false;
   if ((d.l3 != L3Kind::Ipv4 && d.l3 != L3Kind::Ipv6) || d.is_fragment) return;

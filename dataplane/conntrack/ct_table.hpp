@@ -48,6 +48,10 @@ class CtTable {
   // The live entry whose original or reply tuple is `t`, or kNoCtEntry. Sets `reply` to
   // the direction matched. An expired entry it meets is freed (counted as expired).
   uint32_t find(const CtTuple& t, uint64_t h, uint64_t now_ns, bool& reply);
+  // The entry indexed under `t`, expired or not, changing nothing (the engine's express
+  // path looks before it commits); kNoCtEntry if none.
+  uint32_t locate(const CtTuple& t, uint64_t h, bool& reply) const;
+  bool expired(const CtEntry& e, uint64_t now_ns) const { return now_ns >= e.expires_ns; }
 
   // A new entry for original tuple `t` (hash h), zeroed, status kStInUse, expiring never
   // until the tracker sets it. When no entry is free, evicts an early-drop candidate from
@@ -98,7 +102,6 @@ class CtTable {
   bool index_add(uint64_t h, uint32_t ref);
   void index_del(uint64_t h, uint32_t ref);
   uint32_t early_drop(uint64_t h, uint64_t now_ns);
-  bool expired(const CtEntry& e, uint64_t now_ns) const { return now_ns >= e.expires_ns; }
 
   BigArray<CtEntry> entries_;
   BigArray<CtCounters> counters_;
@@ -131,9 +134,9 @@ inline uint32_t CtTable::sig_matches(const Bucket& bk, uint32_t sig) {
 #endif
 }
 
-// Forced: gcc kept it out of line (five callers), a call per packet for a short loop.
-[[gnu::always_inline]] inline uint32_t CtTable::find(const CtTuple& t, uint64_t h,
-                                                     uint64_t now_ns, bool& reply) {
+// Forced: gcc kept these out of line (several callers), a call per packet for a short loop.
+[[gnu::always_inline]] inline uint32_t CtTable::locate(const CtTuple& t, uint64_t h,
+                                                       bool& reply) const {
   const uint32_t sig = sig_of(h);
   uint32_t b = bucket_of(h);
   for (int round = 0; round < 2; ++round) {
@@ -143,19 +146,28 @@ inline uint32_t CtTable::sig_matches(const Bucket& bk, uint32_t sig) {
       if (bk.ref[i] == kEmpty) continue;
       const uint32_t id = bk.ref[i] >> 1;
       const bool dir = bk.ref[i] & 1;
-      const CtEntry& e = entries_[id];
-      if (!e.matches(t, dir)) continue;
-      if (expired(e, now_ns) && !(e.status & kStPending)) {
-        remove(id);
-        ++stats_.expired;
-        return kNoCtEntry;  // a tuple is in the index at most once
-      }
+      if (!entries_[id].matches(t, dir)) continue;
       reply = dir;
-      return id;
+      return id;  // a tuple is in the index at most once
     }
     b = alt_bucket(b, sig);
   }
   return kNoCtEntry;
+}
+
+[[gnu::always_inline]] inline uint32_t CtTable::find(const CtTuple& t, uint64_t h,
+                                                     uint64_t now_ns, bool& reply) {
+  bool dir = false;
+  const uint32_t id = locate(t, h, dir);
+  if (id == kNoCtEntry) return kNoCtEntry;
+  const CtEntry& e = entries_[id];
+  if (expired(e, now_ns) && !(e.status & kStPending)) {
+    remove(id);
+    ++stats_.expired;
+    return kNoCtEntry;
+  }
+  reply = dir;
+  return id;
 }
 
 inline void CtTable::sweep(uint64_t now_ns, uint32_t budget) {

@@ -3,49 +3,20 @@
 // frame; br_netfilter validates the IPv4 header, then defragments, then conntrack runs once
 // (PREROUTING), then FORWARD runs once per egress port. An entry created by the packet is
 // kept only if some copy was accepted (the kernel confirms at POSTROUTING).
-// Why the batch is staged: on a large table every frame's index bucket and entry are cache
-// misses (~200 ns each here); decoding and hashing the whole batch first, then prefetching
-// buckets, then entries, lets those misses overlap instead of being paid one after another.
-// The stages before the last only read the frames and hint memory, so the per-frame work
-// (learning, tracking, judging) still runs in arrival order with exactly its old effects.
+// This file is the general path, for every frame and every configuration; express.cpp has
+// the batch loop and the express path for the steady state.
 #include "tapwall/engine.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cstring>
 
+#include "engine_inline.hpp"
 #include "tapwall/checksum.hpp"
 
 namespace tapwall {
 
-namespace {
-
-// Frames between an entry's prefetch and its use (each ~50-100 ns of work here, against
-// ~200 ns of memory latency).
-constexpr std::size_t kEntryAhead = 6;
-
-bool is_ip(const Decoded& d) { return d.l3 == L3Kind::Ipv4 || d.l3 == L3Kind::Ipv6; }
-
-void drop_frame(FrameOutcome& o, DropReason r) {
-  o.reason = r;
-  o.to = 0;
-}
-
-// The IP datagram's length: what rule byte counters count.
-uint32_t ip_bytes(const Decoded& d) { return d.ip_end - d.l3_off; }
-
-// The TCP flags part of a verdict-cache key: rules may match them (--syn, --tcp-flags) and
-// they vary within a flow.
-uint8_t cache_key_flags(const Decoded& d) { return d.ip_proto == kProtoTcp ? d.tcp_flags : 0; }
-
-void set_verdict(PortVerdict& v, PortId p, const PolicyDecision& dec) {
-  v.port = p;
-  v.accept = dec.accept;
-  v.rule = dec.rule;
-  v.reason = dec.reason;
-}
-
-}  // namespace
+using namespace engine_detail;
 
 Engine::Engine(EngineConfig cfg, std::shared_ptr<const CompiledPolicy> policy)
     : cfg_(std::move(cfg)),
@@ -74,40 +45,6 @@ void Engine::set_policy(std::shared_ptr<const CompiledPolicy> policy) {
 
 const CompiledPolicy* Engine::policy() const { return &eval_->policy(); }
 
-void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& out) {
-  // Fragments handed out by the previous call may be forgotten now: the caller is done.
-  for (uint32_t dg : pending_release_) defrag_->release(dg);
-  pending_release_.clear();
-  const bool track = cfg_.conntrack && cfg_.filter;
-  for (std::size_t base = 0; base < batch.size(); base += kPipeline) {
-    const std::size_t n = std::min(kPipeline, batch.size() - base);
-    const FrameIn* f = batch.data() + base;
-    // Stage 1: decode, hash; start loading MAC slots and conntrack index lines.
-    for (std::size_t i = 0; i < n; ++i) {
-      Decoded& d = dec_[i];
-      why_[i] = decode_frame(f[i].bytes, d);
-      lk_[i].valid = false;
-      if (why_[i] != DropReason::None) continue;
-      mac_->prefetch(d.src_mac, d.vlan);
-      if (!d.dst_mac.is_multicast()) mac_->prefetch(d.dst_mac, d.vlan);
-      if (track) ct_->prepare(d, lk_[i]);
-    }
-    // Stage 2, a fixed distance ahead of stage 3: the index lines have had the batch's
-    // decoding to arrive; the entries get kEntryAhead frames of work to arrive (loading
-    // all of them at once had the first frames wait for theirs).
-    std::size_t ahead = 0;
-    if (track)
-      for (; ahead < std::min(n, kEntryAhead); ++ahead) ct_->prefetch_entry(lk_[ahead]);
-    // Stage 3: the work with effects, in arrival order.
-    if (track) ct_->sweep_ahead(f[0].ts_ns, uint32_t(n));
-    for (std::size_t i = 0; i < n; ++i) {
-      if (track && ahead < n) ct_->prefetch_entry(lk_[ahead++]);
-      process_one(f[i], dec_[i], why_[i], &lk_[i], out);
-    }
-  }
-  flush_verdict_counts();
-}
-
 PortMask Engine::egress_ports(const Decoded& d, PortId in, uint64_t now, DropReason& why) {
   PortMask others = all_ports_ & ~(PortMask{1} << in);
   PortMask egress = others;
@@ -125,18 +62,8 @@ PortMask Engine::egress_ports(const Decoded& d, PortId in, uint64_t now, DropRea
 
 void Engine::process_one(const FrameIn& f, const Decoded& d, DropReason why, const CtLookup* lk,
                          std::vector<FrameOutcome>& out) {
-  FrameOutcome& o = out.emplace_back();
-  o.cookie = f.cookie;
-  o.in = f.in;
-  o.ts_ns = f.ts_ns;
-  o.bytes = f.bytes;
-  o.csum_partial = f.csum_partial;
-  counters_.frames++;
-  counters_.bytes += f.bytes.size();
-  if (f.in < kMaxPorts) {
-    counters_.rx_frames[f.in]++;
-    counters_.rx_bytes[f.in] += f.bytes.size();
-  }
+  FrameOutcome& o = start_outcome(f, out);
+  count_input(f);
 
   if (why == DropReason::None) why = l2_admission(d.src_mac, d.dst_mac);
   if (why != DropReason::None) {
@@ -184,6 +111,12 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
       return;
     }
   }
+  judge_tracked(d, in, egress, ct, o, cacheable);
+}
+
+// FORWARD for each egress port, the packet's ct state known; then confirm a new entry.
+void Engine::judge_tracked(const Decoded& d, PortId in, PortMask egress, const CtResult& ct,
+                           FrameOutcome& o, bool cacheable) {
   o.ct = ct.state;
   // The steady state, apart: an ESTABLISHED packet of the flow itself (not an error RELATED
   // to it, not INVALID) going to one port, neither end the host. Only such a packet may
@@ -220,27 +153,6 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
     if (v.accept) o.to |= PortMask{1} << p;
   }
   if (cfg_.conntrack) ct_->confirm(ct, o.to != 0);
-}
-
-// Inline (one call per established frame); a miss goes to judge_and_cache().
-[[gnu::always_inline]] inline PolicyDecision Engine::judge_cached(const Decoded& d, PortId in,
-                                                                  PortId out,
-                                                                  const CtResult& ct) {
-  const uint64_t mac = d.src_mac.as_u64();
-  const uint8_t flags = cache_key_flags(d);
-  const uint32_t bytes = ip_bytes(d);
-  CtVerdictCache& slot = ct_->verdict_cache(ct.entry, ct.reply);
-  if (slot.generation == vc_tag_ && slot.rule < records_.size()) {
-    const VerdictRecord& r = records_[slot.rule];
-    if (r.in == in && r.out == out && r.ct == ct.state && r.tcp_flags == flags &&
-        r.src_mac == mac) {
-      if (pend_packets_[slot.rule]++ == 0) pend_dirty_.push_back(slot.rule);
-      pend_bytes_[slot.rule] += bytes;
-      ++counters_.verdict_cache_hits;
-      return r.dec;
-    }
-  }
-  return judge_and_cache(d, in, out, ct, slot);
 }
 
 PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
@@ -369,24 +281,6 @@ void Engine::expire(uint64_t now_ns, std::vector<FrameOutcome>& out) {
     }
   });
   ct_->expire(now_ns);
-}
-
-[[gnu::always_inline]] inline void Engine::record(FrameOutcome& o) {
-  if (o.to != 0) {
-    counters_.forwarded++;
-  } else {
-    counters_.dropped++;
-  }
-  if (o.reason != DropReason::None) counters_.by_reason[static_cast<std::size_t>(o.reason)]++;
-  for (uint8_t i = 0; i < o.n_per; ++i) {
-    const PortVerdict& v = o.per[i];
-    if (!v.accept) counters_.by_reason[static_cast<std::size_t>(v.reason)]++;
-  }
-  for (PortMask m = o.to; m != 0; m &= m - 1) {
-    int p = std::countr_zero(m);
-    counters_.tx_frames[p]++;
-    counters_.tx_bytes[p] += o.bytes.size();
-  }
 }
 
 }  // namespace tapwall

@@ -68,6 +68,12 @@ struct CtResult {
   uint32_t entry = kNoCtEntry; // the entry (or the tracked flow an error is RELATED to)
 };
 
+// An established TCP/UDP packet's entry, as express_peek() found it for express_track().
+struct CtExpress {
+  uint32_t entry = kNoCtEntry;
+  bool reply = false;
+};
+
 struct CtStats {
   uint64_t created = 0, confirmed = 0, discarded = 0, expired = 0, early_drops = 0,
            table_full = 0, invalid = 0;
@@ -112,6 +118,21 @@ class Conntrack {
   // meets whether or not the sweep reached it first.
   void sweep_ahead(uint64_t now_ns, uint32_t packets);
   void prefetch_entry(const CtLookup& lk) const;
+
+  // The express path (the engine's steady state), in two steps so the caller can check
+  // its own conditions between them with nothing changed yet:
+  //  - express_peek(): true when track() would take its plainest course for this packet,
+  //    a TCP ACK-class segment (no SYN/FIN/RST) of an ESTABLISHED connection or a UDP
+  //    packet, valid, checksum right (unless csum_partial), of a live entry, whose ct
+  //    state is ESTABLISHED before the window check; it changes nothing. `lk` must be
+  //    prepare()d from `d`.
+  //  - express_track(): then exactly track(d, frame, now_ns, csum_partial, &lk) for the
+  //    same packet at the same time, with the checks already made skipped. Its state is
+  //    ESTABLISHED, or INVALID when the TCP window check refuses the segment.
+  bool express_peek(const Decoded& d, std::span<const uint8_t> frame, const CtLookup& lk,
+                    uint64_t now_ns, bool csum_partial, CtExpress& x) const;
+  CtResult express_track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,
+                         const CtExpress& x);
 
   // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.
   void confirm(const CtResult& r, bool accepted);

@@ -18,6 +18,9 @@
 // port, ct state, TCP flags and source MAC; the rules the decision counted are then counted
 // again in bulk at the end of process(), so rule counters are exact at batch boundaries.
 // INVALID and RELATED packets are always judged by the policy.
+// Express path (express.cpp): a frame of that steady state whose decision is cached is
+// recognised before anything changes and handled in one pass with the same effects;
+// anything else, or any check failing, takes the general path.
 // Thread-safety: one Engine per worker thread; set_policy() is called on that thread (the
 // control thread hands policies over through PolicySlot).
 #pragma once
@@ -47,6 +50,7 @@ struct EngineConfig {
   bool conntrack = true;        // off: every IP packet is judged with ct state None
   bool filter = true;           // off: forward everything the L2 rules admit (no policy)
   bool verdict_cache = true;    // off: every copy is judged by the policy (A/B, tracing)
+  bool express = true;          // off: every frame takes the general path (A/B, tests)
 };
 
 struct FrameIn {
@@ -101,6 +105,7 @@ struct EngineCounters {
   std::array<uint64_t, kDropReasonCount> by_reason{};           // per dropped copy/frame
   std::array<uint64_t, kMaxPorts> rx_frames{}, rx_bytes{}, tx_frames{}, tx_bytes{};
   uint64_t verdict_cache_hits = 0;
+  uint64_t express_frames = 0;  // frames the express path handled
 };
 
 class Engine {
@@ -153,6 +158,13 @@ class Engine {
   void judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, PortMask egress,
              uint64_t now, bool csum_partial, FrameOutcome& o, const CtLookup* lk = nullptr,
              bool cacheable = false);
+  void judge_tracked(const Decoded& d, PortId in, PortMask egress, const CtResult& ct,
+                     FrameOutcome& o, bool cacheable);
+  bool express(const FrameIn& f, const Decoded& d, const CtLookup& lk,
+               std::vector<FrameOutcome>& out);
+  uint32_t cached_record(const CtVerdictCache& slot, const Decoded& d, PortId in, PortId out,
+                         CtState ct) const;
+  void count_cached(uint32_t record, const Decoded& d);
   PolicyDecision judge_cached(const Decoded& d, PortId in, PortId out, const CtResult& ct);
   PolicyDecision judge_and_cache(const Decoded& d, PortId in, PortId out, const CtResult& ct,
                                  CtVerdictCache& slot);
@@ -160,6 +172,7 @@ class Engine {
   void flush_verdict_counts();
   void reset_verdict_cache();
   void finish_datagram(uint32_t dg, DropReason drop, uint64_t now, std::vector<FrameOutcome>& out);
+  void count_input(const FrameIn& f);
   void record(FrameOutcome& o);
 
   EngineConfig cfg_;
