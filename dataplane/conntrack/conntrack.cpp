@@ -80,8 +80,8 @@ struct Conntrack::Impl {
     return r;
   }
 
-  [[gnu::always_inline]] CtResult finish(uint32_t id, bool reply, bool created,
-                                         const Decoded& d) {
+  // `len`: the IP datagram's length (accounting).
+  [[gnu::always_inline]] CtResult finish(uint32_t id, bool reply, bool created, uint32_t len) {
     CtEntry& e = table.entry(id);
     CtResult r;
     r.entry = id;
@@ -89,7 +89,6 @@ struct Conntrack::Impl {
     r.pending = created;
     r.state = (reply || (e.status & kStSeenReply)) ? CtState::Established : CtState::New;
     if (reply) e.status |= kStSeenReply;
-    const uint32_t len = d.ip_end > d.l3_off ? d.ip_end - d.l3_off : 0;
     if (!AcctDelta::fits(e.acct, reply, len)) spill(e, table.counters(id));
     e.acct = AcctDelta::add(e.acct, reply, len);
     if (created) {
@@ -139,6 +138,8 @@ struct Conntrack::Impl {
 };
 
 namespace {
+uint32_t ip_len(const Decoded& d) { return d.ip_end > d.l3_off ? d.ip_end - d.l3_off : 0; }
+
 // The original-direction tuple of a TCP/UDP packet.
 CtTuple port_tuple(const Decoded& d, uint8_t proto) {
   CtTuple t;
@@ -168,9 +169,9 @@ CtTuple port_tuple(const Decoded& d, uint8_t proto) {
       case TcpAction::Invalid:
         return invalid();
       case TcpAction::Accept:
-        return finish(id, reply, false, d);
+        return finish(id, reply, false, ip_len(d));
       case TcpAction::AcceptKill: {
-        CtResult r = finish(id, reply, false, d);
+        CtResult r = finish(id, reply, false, ip_len(d));
         table.remove(id);
         r.entry = kNoCtEntry;
         return r;
@@ -189,7 +190,7 @@ CtTuple port_tuple(const Decoded& d, uint8_t proto) {
     table.remove(id);
     return invalid();
   }
-  return finish(id, false, true, d);
+  return finish(id, false, true, ip_len(d));
 }
 
 CtResult Conntrack::Impl::track_udp(const Decoded& d, std::span<const uint8_t> frame,
@@ -206,7 +207,7 @@ CtResult Conntrack::Impl::track_udp(const Decoded& d, std::span<const uint8_t> f
     udp_new(table.entry(id), now);
   }
   udp_packet(table.entry(id), cfg.timeouts, now);
-  return finish(id, reply, created, d);
+  return finish(id, reply, created, ip_len(d));
 }
 
 CtResult Conntrack::Impl::related(const Decoded& d, uint64_t now) {
@@ -255,7 +256,7 @@ CtResult Conntrack::Impl::track_icmp(const Decoded& d, std::span<const uint8_t> 
     if (id == kNoCtEntry) return full();
   }
   icmp_packet(table.entry(id), timeout, now);
-  return finish(id, reply, created, d);
+  return finish(id, reply, created, ip_len(d));
 }
 
 CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now, const CtLookup* lk) {
@@ -272,7 +273,7 @@ CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now, const Ct
     if (id == kNoCtEntry) return full();
   }
   generic_packet(table.entry(id), cfg.timeouts, now);
-  return finish(id, reply, created, d);
+  return finish(id, reply, created, ip_len(d));
 }
 
 Conntrack::Conntrack(const CtConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
@@ -308,51 +309,48 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
   }
 }
 
-bool Conntrack::express_peek(const Decoded& d, std::span<const uint8_t> frame,
-                             const CtLookup& lk, uint64_t now_ns, bool csum_partial,
-                             CtExpress& x) const {
+bool Conntrack::express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x) const {
   const Impl& m = *impl_;
-  // lk.valid: prepare() saw an IPv4/IPv6 packet that is not a fragment. A pending entry
-  // would make track() discard it first.
-  if (!lk.valid || m.pending != kNoCtEntry || !d.l4_ok) return false;
-  const bool verify = m.cfg.checksum && !csum_partial;
-  if (d.ip_proto == kProtoTcp) {
-    TcpSegment s;
-    if ((d.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck ||
-        !tcp_header_valid(d) || !tcp_segment(d, frame, s) ||
-        (verify && !l4_checksum_ok(d, frame)))
-      return false;
-  } else if (d.ip_proto != kProtoUdp || !udp_valid(d, frame, verify)) {
-    return false;
-  }
-  const uint32_t id = m.table.locate(port_tuple(d, d.ip_proto), lk.hash, x.reply);
+  // A pending entry would make track() discard it first.
+  if (m.pending != kNoCtEntry) return false;
+  const uint32_t id = m.table.locate(x.key, lk.hash, x.reply);
   if (id == kNoCtEntry) return false;
   const CtEntry& e = m.table.entry(id);
-  if (m.table.expired(e, now_ns) || (d.ip_proto == kProtoTcp && e.tcp_state != kTcpEstablished))
+  if (m.table.expired(e, now_ns) || (x.key.proto == kProtoTcp && e.tcp_state != kTcpEstablished))
     return false;
   if (!x.reply && !(e.status & kStSeenReply)) return false;  // NEW, not ESTABLISHED
   x.entry = id;
   return true;
 }
 
-CtResult Conntrack::express_track(const Decoded& d, std::span<const uint8_t> frame,
-                                  uint64_t now_ns, const CtExpress& x) {
+CtResult Conntrack::express_track(uint64_t now_ns, const CtExpress& x) {
   Impl& m = *impl_;
   // As track(): the sweep (which frees only expired entries, so not this one), then the
-  // tracker's course for this packet past the checks express_peek() made.
+  // tracker's course for this packet past the checks already made.
   if (m.sweep_credit != 0)
     --m.sweep_credit;
   else
     m.sweep(now_ns, 1);
   CtEntry& e = m.table.entry(x.entry);
-  if (d.ip_proto == kProtoTcp) {
+  if (x.key.proto == kProtoTcp) {
     TcpSegment s;
-    tcp_segment(d, frame, s);
+    s.seq = x.seq;
+    s.ack = x.ack;
+    s.payload_len = x.payload_len;
+    s.win = x.win;
+    s.flags = x.tcp_flags;
+    s.options = x.tcp_options;
     if (tcp_packet(e, x.reply, s, m.cfg, now_ns) != TcpAction::Accept) return m.invalid();
   } else {
     udp_packet(e, m.cfg.timeouts, now_ns);
   }
-  return m.finish(x.entry, x.reply, false, d);
+  return m.finish(x.entry, x.reply, false, x.ip_len);
+}
+
+void Conntrack::prepare(const FlowKey& key, CtLookup& lk) const {
+  lk.hash = impl_->table.hash(key);
+  lk.valid = true;
+  impl_->table.prefetch(lk.hash);
 }
 
 void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {

@@ -11,16 +11,12 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tapwall/flow_key.hpp"
 #include "tapwall/net_types.hpp"
 
 namespace tapwall::ct {
 
-struct CtTuple {
-  IpAddr src, dst;
-  uint16_t sport = 0, dport = 0;
-  uint8_t proto = 0;
-  friend bool operator==(const CtTuple&, const CtTuple&) = default;
-};
+using CtTuple = FlowKey;  // public, so the engine's express path can build one
 
 // The query/reply pairs of ICMP (RFC 792: echo, timestamp, information, address mask) and
 // ICMPv6 (echo, node information). Returns the paired type, or -1 when the type is not a

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "engine_inline.hpp"
+#include "express_frame.hpp"
 #include "tapwall/checksum.hpp"
 
 namespace tapwall {
@@ -24,7 +25,8 @@ Engine::Engine(EngineConfig cfg, std::shared_ptr<const CompiledPolicy> policy)
       ct_(std::make_unique<Conntrack>(cfg_.ct)),
       defrag_(std::make_unique<Defragmenter>(cfg_.defrag)),
       eval_(std::make_unique<PolicyEvaluator>(std::move(policy))),
-      dec_(std::make_unique<Decoded[]>(kPipeline)) {
+      dec_(std::make_unique<Decoded[]>(kPipeline)),
+      xf_(std::make_unique<ExpressFrame[]>(kPipeline)) {
   for (std::size_t i = 0; i < cfg_.ports.size() && i < kMaxPorts; ++i) {
     all_ports_ |= PortMask{1} << i;
     if (cfg_.ports[i].role == PortRole::Host) host_ports_ |= PortMask{1} << i;

@@ -76,21 +76,23 @@ inline void Engine::count_input(const FrameIn& f) {
 }
 
 // The record a cache slot holds for this packet's key, or kNoCtEntry on a miss. Pure.
+// `tcp_flags`: as cache_key_flags().
 [[gnu::always_inline]] inline uint32_t Engine::cached_record(const CtVerdictCache& slot,
-                                                             const Decoded& d, PortId in,
+                                                             uint64_t src_mac,
+                                                             uint8_t tcp_flags, PortId in,
                                                              PortId out, CtState ct) const {
   if (slot.generation != vc_tag_ || slot.rule >= records_.size()) return kNoCtEntry;
   const VerdictRecord& r = records_[slot.rule];
-  if (r.in == in && r.out == out && r.ct == ct &&
-      r.tcp_flags == engine_detail::cache_key_flags(d) && r.src_mac == d.src_mac.as_u64())
+  if (r.in == in && r.out == out && r.ct == ct && r.tcp_flags == tcp_flags &&
+      r.src_mac == src_mac)
     return slot.rule;
   return kNoCtEntry;
 }
 
 // A hit's effects: its rules are counted again at the end of process().
-[[gnu::always_inline]] inline void Engine::count_cached(uint32_t record, const Decoded& d) {
+[[gnu::always_inline]] inline void Engine::count_cached(uint32_t record, uint32_t ip_bytes) {
   if (pend_packets_[record]++ == 0) pend_dirty_.push_back(record);
-  pend_bytes_[record] += engine_detail::ip_bytes(d);
+  pend_bytes_[record] += ip_bytes;
   ++counters_.verdict_cache_hits;
 }
 
@@ -99,9 +101,10 @@ inline void Engine::count_input(const FrameIn& f) {
                                                                   PortId out,
                                                                   const CtResult& ct) {
   CtVerdictCache& slot = ct_->verdict_cache(ct.entry, ct.reply);
-  const uint32_t id = cached_record(slot, d, in, out, ct.state);
+  const uint32_t id = cached_record(slot, d.src_mac.as_u64(), engine_detail::cache_key_flags(d),
+                                    in, out, ct.state);
   if (id == kNoCtEntry) return judge_and_cache(d, in, out, ct, slot);
-  count_cached(id, d);
+  count_cached(id, engine_detail::ip_bytes(d));
   return records_[id].dec;
 }
 

@@ -6,17 +6,19 @@
 // (learning, tracking, judging) still runs in arrival order with exactly its old effects.
 // Why an express path: an established flow's frame whose decision is cached took ~1400
 // instructions through the general path's stages, which each re-derive what the frame is
-// and re-check what cannot apply to it. The express path checks, with nothing changed yet,
-// that the general path would take its plainest course for the frame (admitted, one known
-// unicast egress port, neither end the host, IPv4 header right, conntrack's plainest course
-// (Conntrack::express_peek), a verdict-cache hit), then has the same effects in the same
-// order in one pass. Any failed check leaves the frame to the general path untouched.
+// and re-check what cannot apply to it. A frame of the common shape (express_frame.hpp) is
+// read from its bytes instead of decoded; the express path then checks, with nothing
+// changed yet, that the general path would take its plainest course for it (admitted, one
+// known unicast egress port, neither end the host, checksums right, conntrack's plainest
+// course (Conntrack::express_peek), a verdict-cache hit), then has the same effects in the
+// same order in one pass. Any failed check leaves the frame to the general path untouched.
 // Invariant: for every frame and every engine state, the express path's outcome and effects
 // equal the general path's (tests/engine/express_path_test.cpp compares them).
 #include <algorithm>
 #include <bit>
 
 #include "engine_inline.hpp"
+#include "express_frame.hpp"
 #include "tapwall/checksum.hpp"
 #include "tapwall/engine.hpp"
 
@@ -41,8 +43,18 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   for (std::size_t base = 0; base < batch.size(); base += kPipeline) {
     const std::size_t n = std::min(kPipeline, batch.size() - base);
     const FrameIn* f = batch.data() + base;
-    // Stage 1: decode, hash; start loading MAC slots and conntrack index lines.
+    // Stage 1: read (a frame of the express path's shape) or decode (any other), hash;
+    // start loading MAC slots and conntrack index lines.
     for (std::size_t i = 0; i < n; ++i) {
+      express_shape_[i] = express_on && parse_express(f[i].bytes, xf_[i]);
+      if (express_shape_[i]) {
+        const ExpressFrame& x = xf_[i];
+        why_[i] = DropReason::None;
+        mac_->prefetch(x.src_mac, 0);
+        mac_->prefetch(x.dst_mac, 0);
+        ct_->prepare(x.ct.key, lk_[i]);
+        continue;
+      }
       Decoded& d = dec_[i];
       why_[i] = decode_frame(f[i].bytes, d);
       lk_[i].valid = false;
@@ -61,47 +73,51 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
     if (track) ct_->sweep_ahead(f[0].ts_ns, uint32_t(n));
     for (std::size_t i = 0; i < n; ++i) {
       if (track && ahead < n) ct_->prefetch_entry(lk_[ahead++]);
-      if (express_on && why_[i] == DropReason::None && express(f[i], dec_[i], lk_[i], out))
-        continue;
+      if (express_shape_[i]) {
+        if (express(f[i], xf_[i], lk_[i], dec_[i], out)) continue;
+        why_[i] = decode_frame(f[i].bytes, dec_[i]);  // the general path needs it all
+      }
       process_one(f[i], dec_[i], why_[i], &lk_[i], out);
     }
   }
   flush_verdict_counts();
 }
 
-[[gnu::always_inline]] inline bool Engine::express(const FrameIn& f, const Decoded& d,
-                                                   const CtLookup& lk,
+[[gnu::always_inline]] inline bool Engine::express(const FrameIn& f, ExpressFrame& x,
+                                                   const CtLookup& lk, Decoded& scratch,
                                                    std::vector<FrameOutcome>& out) {
   // The checks, in the general path's order; nothing changes until they all pass.
+  // L2 admission, for a unicast destination: the source is neither a group nor zero.
   // (Learning the source first could change the destination's port only when they are
   // the same station, which the general path then drops as SamePort.)
-  if (!lk.valid || d.dst_mac.is_multicast() || d.src_mac.as_u64() == d.dst_mac.as_u64() ||
-      l2_admission(d.src_mac, d.dst_mac) != DropReason::None)
-    return false;
+  const uint64_t src = x.src_mac.as_u64(), dst = x.dst_mac.as_u64();
+  if ((x.dst_mac.b[0] & 1) || (x.src_mac.b[0] & 1) || src == 0 || src == dst) return false;
   const PortId in = f.in;
-  const PortId p = mac_->lookup(d.dst_mac, d.vlan, f.ts_ns);
+  const PortId p = mac_->lookup(x.dst_mac, 0, f.ts_ns);
   if (p == kNoPort || p == in) return false;
   const PortMask egress = PortMask{1} << p;
   if (host_ports_ & ((PortMask{1} << in) | egress)) return false;
-  if (d.l3 == L3Kind::Ipv4 &&
-      !ipv4_header_checksum_ok(f.bytes.subspan(d.l3_off, d.l4_off - d.l3_off)))
-    return false;
-  CtExpress x;
-  if (!ct_->express_peek(d, f.bytes, lk, f.ts_ns, f.csum_partial, x)) return false;
-  const uint32_t rec = cached_record(ct_->verdict_cache(x.entry, x.reply), d, in, p,
-                                     CtState::Established);
+  using checksum_detail::fold64;
+  if (fold64(checksum_detail::word_acc(x.ip, 20, 0)) != 0xffff) return false;  // IPv4 header
+  if (cfg_.ct.checksum && !f.csum_partial &&
+      !checksum_detail::ipv4_segment_ok(x.ip + 12, x.l4, x.l4_len, x.ct.key.proto))
+    return false;  // conntrack: INVALID
+  if (!ct_->express_peek(lk, f.ts_ns, x.ct)) return false;
+  const uint32_t rec = cached_record(ct_->verdict_cache(x.ct.entry, x.ct.reply), src,
+                                     x.ct.tcp_flags, in, p, CtState::Established);
   if (rec == kNoCtEntry) return false;
 
   // The effects, as process_one() -> judge() -> judge_cached() has them.
   FrameOutcome& o = start_outcome(f, out);
   count_input(f);
   ++counters_.express_frames;
-  mac_->learn(d.src_mac, d.vlan, in, f.ts_ns);
-  const CtResult ct = ct_->express_track(d, f.bytes, f.ts_ns, x);
-  if (ct.state != CtState::Established) {
-    judge_tracked(d, in, egress, ct, o, false);  // the window check made it INVALID
+  mac_->learn(x.src_mac, 0, in, f.ts_ns);
+  const CtResult ct = ct_->express_track(f.ts_ns, x.ct);
+  if (ct.state != CtState::Established) {  // the window check made it INVALID: FORWARD
+    decode_frame(f.bytes, scratch);
+    judge_tracked(scratch, in, egress, ct, o, false);
   } else {
-    count_cached(rec, d);
+    count_cached(rec, x.ct.ip_len);
     const PolicyDecision& dec = records_[rec].dec;
     o.ct = CtState::Established;
     o.n_per = 1;

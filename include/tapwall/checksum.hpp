@@ -95,22 +95,32 @@ inline uint16_t to_be_order(uint16_t host_sum) {
 // a pseudo-header in network order plus a separately folded and swapped segment sum.
 // Same result as the general path: the folded total is 0xffff exactly when the checksum
 // verifies (0 only when every summed word is 0, which the protocol word rules out).
+// `addrs`: the 8 bytes of source and destination address (an IPv4 header's bytes 12-19);
+// `l4`, `len`: the TCP/UDP segment, at least its checksum field long.
+[[gnu::always_inline]] inline bool ipv4_segment_ok(const uint8_t* addrs, const uint8_t* l4,
+                                                   uint32_t len, uint8_t proto) {
+  if (proto == kProtoUdp && load_be16(l4 + 6) == 0) return true;  // "no checksum"
+  uint32_t src, dst;
+  std::memcpy(&src, addrs, 4);  // host-order words of network-order bytes
+  std::memcpy(&dst, addrs + 4, 4);
+  const uint64_t pseudo =
+      uint64_t{src} + dst + to_be_order(uint16_t(len)) + to_be_order(uint16_t(proto));
+  const uint64_t acc = len < 64 ? word_acc(l4, len, pseudo) : native_acc(l4, len, pseudo);
+  return fold64(acc) == 0xffff;
+}
+
 [[gnu::always_inline]] inline bool ipv4_tcp_udp_ok(const Decoded& d,
                                                    std::span<const uint8_t> frame) {
   const std::size_t csum_at = d.ip_proto == kProtoTcp ? 16 : 6;
   if (d.ip_end > frame.size() || d.l4_off >= d.ip_end ||
       std::size_t(d.ip_end - d.l4_off) < csum_at + 2)
     return false;
-  const uint8_t* l4 = frame.data() + d.l4_off;
-  const uint32_t len = uint32_t(d.ip_end - d.l4_off);  // < 2^16: offsets are 16-bit
-  if (d.ip_proto == kProtoUdp && load_be16(l4 + 6) == 0) return true;  // "no checksum"
-  uint32_t src, dst;
-  std::memcpy(&src, &d.src_ip.b[12], 4);  // host-order words of network-order bytes
-  std::memcpy(&dst, &d.dst_ip.b[12], 4);
-  const uint64_t pseudo = uint64_t{src} + dst + to_be_order(uint16_t(len)) +
-                          to_be_order(uint16_t(d.ip_proto));
-  const uint64_t acc = len < 64 ? word_acc(l4, len, pseudo) : native_acc(l4, len, pseudo);
-  return fold64(acc) == 0xffff;
+  // IPv4-mapped addresses: the IPv4 address is the last 4 of 16 bytes, src then dst.
+  uint8_t addrs[8];
+  std::memcpy(addrs, &d.src_ip.b[12], 4);
+  std::memcpy(addrs + 4, &d.dst_ip.b[12], 4);
+  return ipv4_segment_ok(addrs, frame.data() + d.l4_off, uint32_t(d.ip_end - d.l4_off),
+                         d.ip_proto);
 }
 
 bool l4_checksum_ok_other(const Decoded& d, std::span<const uint8_t> frame);

@@ -19,6 +19,7 @@
 
 #include "tapwall/ct_state.hpp"
 #include "tapwall/decoded.hpp"
+#include "tapwall/flow_key.hpp"
 
 namespace tapwall {
 
@@ -68,10 +69,20 @@ struct CtResult {
   uint32_t entry = kNoCtEntry; // the entry (or the tracked flow an error is RELATED to)
 };
 
-// An established TCP/UDP packet's entry, as express_peek() found it for express_track().
+// The engine's express path's view of a TCP or UDP packet (over IPv4 or IPv6, not a
+// fragment): what the caller read from the frame and has already validated as track()
+// would (TCP: header and options inside the datagram, an ACK-class segment (ACK set; SYN,
+// FIN and RST clear); UDP: length field; both: checksum, unless unfinished or
+// CtConfig::checksum is off), then the entry express_peek() found.
 struct CtExpress {
-  uint32_t entry = kNoCtEntry;
-  bool reply = false;
+  FlowKey key;                         // the packet's own tuple
+  uint32_t ip_len = 0;                 // the IP datagram's length (accounting)
+  uint32_t seq = 0, ack = 0, payload_len = 0;  // TCP
+  uint16_t win = 0;                    // TCP, raw
+  uint8_t tcp_flags = 0;
+  std::span<const uint8_t> tcp_options;
+  uint32_t entry = kNoCtEntry;         // set by express_peek()
+  bool reply = false;                  // set by express_peek()
 };
 
 struct CtStats {
@@ -119,20 +130,19 @@ class Conntrack {
   void sweep_ahead(uint64_t now_ns, uint32_t packets);
   void prefetch_entry(const CtLookup& lk) const;
 
-  // The express path (the engine's steady state), in two steps so the caller can check
-  // its own conditions between them with nothing changed yet:
-  //  - express_peek(): true when track() would take its plainest course for this packet,
-  //    a TCP ACK-class segment (no SYN/FIN/RST) of an ESTABLISHED connection or a UDP
-  //    packet, valid, checksum right (unless csum_partial), of a live entry, whose ct
-  //    state is ESTABLISHED before the window check; it changes nothing. `lk` must be
-  //    prepare()d from `d`.
-  //  - express_track(): then exactly track(d, frame, now_ns, csum_partial, &lk) for the
-  //    same packet at the same time, with the checks already made skipped. Its state is
-  //    ESTABLISHED, or INVALID when the TCP window check refuses the segment.
-  bool express_peek(const Decoded& d, std::span<const uint8_t> frame, const CtLookup& lk,
-                    uint64_t now_ns, bool csum_partial, CtExpress& x) const;
-  CtResult express_track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,
-                         const CtExpress& x);
+  // The express path (the engine's steady state), in steps so the caller can check its
+  // own conditions between them with nothing changed yet:
+  //  - prepare(key, lk): as prepare(d, lk) for the packet `key` was read from.
+  //  - express_peek(): true when track() would take its plainest course for the packet
+  //    `x` describes (see CtExpress): a live entry, TCP in state ESTABLISHED, and a ct
+  //    state of ESTABLISHED before the window check. It changes nothing; it sets x.entry
+  //    and x.reply.
+  //  - express_track(): then exactly what track() would do for the packet at now_ns, past
+  //    the checks already made. Its state is ESTABLISHED, or INVALID when the TCP window
+  //    check refuses the segment.
+  void prepare(const FlowKey& key, CtLookup& lk) const;
+  bool express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x) const;
+  CtResult express_track(uint64_t now_ns, const CtExpress& x);
 
   // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.
   void confirm(const CtResult& r, bool accepted);

@@ -18,9 +18,10 @@
 // port, ct state, TCP flags and source MAC; the rules the decision counted are then counted
 // again in bulk at the end of process(), so rule counters are exact at batch boundaries.
 // INVALID and RELATED packets are always judged by the policy.
-// Express path (express.cpp): a frame of that steady state whose decision is cached is
-// recognised before anything changes and handled in one pass with the same effects;
-// anything else, or any check failing, takes the general path.
+// Express path (express.cpp): a frame of that steady state (untagged IPv4 TCP/UDP) whose
+// decision is cached is recognised from its bytes before anything changes and handled in
+// one pass with the same effects; anything else, or any check failing, takes the general
+// path. EngineCounters::express_frames counts the frames it handled.
 // Thread-safety: one Engine per worker thread; set_policy() is called on that thread (the
 // control thread hands policies over through PolicySlot).
 #pragma once
@@ -41,6 +42,8 @@
 #include "tapwall/policy.hpp"
 
 namespace tapwall {
+
+struct ExpressFrame;  // express_frame.hpp (engine-internal)
 
 struct EngineConfig {
   std::vector<PortDesc> ports;  // PortId = index
@@ -160,11 +163,11 @@ class Engine {
              bool cacheable = false);
   void judge_tracked(const Decoded& d, PortId in, PortMask egress, const CtResult& ct,
                      FrameOutcome& o, bool cacheable);
-  bool express(const FrameIn& f, const Decoded& d, const CtLookup& lk,
+  bool express(const FrameIn& f, ExpressFrame& x, const CtLookup& lk, Decoded& scratch,
                std::vector<FrameOutcome>& out);
-  uint32_t cached_record(const CtVerdictCache& slot, const Decoded& d, PortId in, PortId out,
-                         CtState ct) const;
-  void count_cached(uint32_t record, const Decoded& d);
+  uint32_t cached_record(const CtVerdictCache& slot, uint64_t src_mac, uint8_t tcp_flags,
+                         PortId in, PortId out, CtState ct) const;
+  void count_cached(uint32_t record, uint32_t ip_bytes);
   PolicyDecision judge_cached(const Decoded& d, PortId in, PortId out, const CtResult& ct);
   PolicyDecision judge_and_cache(const Decoded& d, PortId in, PortId out, const CtResult& ct,
                                  CtVerdictCache& slot);
@@ -189,6 +192,8 @@ class Engine {
   std::unique_ptr<Decoded[]> dec_;
   std::array<DropReason, kPipeline> why_{};
   std::array<CtLookup, kPipeline> lk_{};
+  std::unique_ptr<ExpressFrame[]> xf_;            // frames of the express path's shape
+  std::array<bool, kPipeline> express_shape_{};  // per frame: xf_ holds it, not dec_
   // Verdict cache: entries' slots hold (tag_, record id); records are immutable until the
   // tag changes (policy swap, or the record table filling up), so a slot never names a
   // record other than the one written for it.

@@ -1,0 +1,84 @@
+// ExpressFrame: a frame of the steady state's common shape, read straight from its bytes
+// for the engine's express path (express.cpp) without a full decode.
+// The shape: untagged Ethernet, IPv4 without options, not a fragment, TCP (an ACK-class
+// segment: ACK set, SYN/FIN/RST clear; no options, or only the NOP,NOP,timestamp block
+// every Linux segment carries) or UDP, every length field consistent. A frame of that
+// shape decodes (decode_frame) without error into the same fields; any other frame, IPv6
+// included, is left to the general path (parse_express() returns false).
+// Thread-safety: pure function; the frame bytes must outlive the ExpressFrame (spans).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "tapwall/conntrack.hpp"
+#include "tapwall/decoded.hpp"
+#include "tapwall/net_types.hpp"
+
+namespace tapwall {
+
+struct ExpressFrame {
+  MacAddr dst_mac, src_mac;
+  const uint8_t* ip = nullptr;  // the IPv4 header (20 bytes)
+  const uint8_t* l4 = nullptr;  // the TCP/UDP header
+  uint32_t l4_len = 0;          // segment length (IP total length - 20)
+  CtExpress ct;                 // the key and, for TCP, the segment
+};
+
+namespace express_detail {
+constexpr std::size_t kEth = 14, kIp = 20, kTcp = 20, kUdp = 8;
+// NOP, NOP, timestamp (kind 8, length 10): the option block of an established Linux flow.
+constexpr uint32_t kNopNopTimestamp = 0x0101080a;
+}  // namespace express_detail
+
+[[gnu::always_inline]] inline bool parse_express(std::span<const uint8_t> frame,
+                                                 ExpressFrame& x) {
+  using namespace express_detail;
+  const uint8_t* p = frame.data();
+  const std::size_t n = frame.size();
+  // decode_frame() reads at most the first 65535 bytes of a frame.
+  if (n < kEth + kIp + kUdp || n > 0xffff || load_be16(p + 12) != kEthTypeIpv4) return false;
+  const uint8_t* ip = p + kEth;
+  if (ip[0] != 0x45 || (load_be16(ip + 6) & 0x3fff) != 0) return false;  // options; fragment
+  const uint32_t total = load_be16(ip + 2);
+  if (total < kIp || total > n - kEth) return false;
+  const uint8_t proto = ip[9];
+  const uint8_t* l4 = ip + kIp;
+  const uint32_t l4_len = total - kIp;
+  CtExpress& c = x.ct;
+  if (proto == kProtoTcp) {
+    if (l4_len < kTcp) return false;
+    const uint32_t doff = (l4[12] >> 4) * 4u;
+    if (doff > l4_len ||
+        (doff != kTcp && !(doff == kTcp + 12 && load_be32(l4 + kTcp) == kNopNopTimestamp)))
+      return false;
+    c.tcp_flags = l4[13];
+    if ((c.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck) return false;
+    c.seq = load_be32(l4 + 4);
+    c.ack = load_be32(l4 + 8);
+    c.win = load_be16(l4 + 14);
+    c.payload_len = l4_len - doff;
+    c.tcp_options = {l4 + kTcp, doff - kTcp};
+  } else if (proto == kProtoUdp) {
+    const uint32_t len = load_be16(l4 + 4);
+    if (len < kUdp || len > l4_len) return false;
+    c.tcp_flags = 0;
+  } else {
+    return false;
+  }
+  std::memcpy(x.dst_mac.b.data(), p, 6);
+  std::memcpy(x.src_mac.b.data(), p + 6, 6);
+  x.ip = ip;
+  x.l4 = l4;
+  x.l4_len = l4_len;
+  c.ip_len = total;
+  c.key.src = IpAddr::from_v4(ip + 12);
+  c.key.dst = IpAddr::from_v4(ip + 16);
+  c.key.sport = load_be16(l4);
+  c.key.dport = load_be16(l4 + 2);
+  c.key.proto = proto;
+  return true;
+}
+
+}  // namespace tapwall
