@@ -90,10 +90,12 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   // L2 admission, for a unicast destination: the source is neither a group nor zero.
   // (Learning the source first could change the destination's port only when they are
   // the same station, which the general path then drops as SamePort.)
+  MacTable& mac = *mac_;  // loaded once: the calls below could (for the compiler) change mac_
+  Conntrack& conntrack = *ct_;
   const uint64_t src = x.src_mac.as_u64(), dst = x.dst_mac.as_u64();
   if ((x.dst_mac.b[0] & 1) || (x.src_mac.b[0] & 1) || src == 0 || src == dst) return false;
   const PortId in = f.in;
-  const PortId p = mac_->lookup(x.dst_mac, 0, f.ts_ns);
+  const PortId p = mac.lookup(x.dst_mac, 0, f.ts_ns);
   if (p == kNoPort || p == in) return false;
   const PortMask egress = PortMask{1} << p;
   if (host_ports_ & ((PortMask{1} << in) | egress)) return false;
@@ -102,8 +104,8 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   if (cfg_.ct.checksum && !f.csum_partial &&
       !checksum_detail::ipv4_segment_ok(x.ip + 12, x.l4, x.l4_len, x.ct.key.proto))
     return false;  // conntrack: INVALID
-  if (!ct_->express_peek(lk, f.ts_ns, x.ct)) return false;
-  const uint32_t rec = cached_record(ct_->verdict_cache(x.ct.entry, x.ct.reply), src,
+  if (!conntrack.express_peek(lk, f.ts_ns, x.ct)) return false;
+  const uint32_t rec = cached_record(conntrack.verdict_cache(x.ct.entry, x.ct.reply), src,
                                      x.ct.tcp_flags, in, p, CtState::Established);
   if (rec == kNoCtEntry) return false;
 
@@ -111,20 +113,29 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   FrameOutcome& o = start_outcome(f, out);
   count_input(f);
   ++counters_.express_frames;
-  mac_->learn(x.src_mac, 0, in, f.ts_ns);
-  const CtResult ct = ct_->express_track(f.ts_ns, x.ct);
+  mac.learn(x.src_mac, 0, in, f.ts_ns);
+  const CtResult ct = conntrack.express_track(f.ts_ns, x.ct);
   if (ct.state != CtState::Established) {  // the window check made it INVALID: FORWARD
     decode_frame(f.bytes, scratch);
     judge_tracked(scratch, in, egress, ct, o, false);
-  } else {
-    count_cached(rec, x.ct.ip_len);
-    const PolicyDecision& dec = records_[rec].dec;
-    o.ct = CtState::Established;
-    o.n_per = 1;
-    set_verdict(o.per[0], p, dec);
-    if (dec.accept) o.to = egress;
+    record(o);
+    return true;
   }
-  record(o);
+  count_cached(rec, x.ct.ip_len);
+  const PolicyDecision& dec = records_[rec].dec;
+  o.ct = CtState::Established;
+  o.n_per = 1;
+  set_verdict(o.per[0], p, dec);
+  // record(o), for its one verdict.
+  if (dec.accept) {
+    o.to = egress;
+    counters_.forwarded++;
+    counters_.tx_frames[p]++;
+    counters_.tx_bytes[p] += f.bytes.size();
+  } else {
+    counters_.dropped++;
+    counters_.by_reason[static_cast<std::size_t>(dec.reason)]++;
+  }
   return true;
 }
 
