@@ -23,35 +23,10 @@ namespace tapwall {
 
 namespace {
 
-struct Slot {
-  uint64_t key = 0;           // the MAC's 6 bytes in memory order, vlan in the top 16 bits
-  uint64_t last_seen_ns = 0;
-  PortId port = kNoPort;      // kNoPort marks an empty slot
-};
-
-// Bytes taken as they lie (not byte-swapped): the key only needs to be unique and cheap.
-// Two register loads, not a 6-byte memcpy into a zeroed u64: that compiles to partial stores
-// plus a wide reload, a store-forwarding stall that doubled lookup time.
-inline uint64_t make_key(const MacAddr& mac, uint16_t vlan) {
-  uint32_t lo;
-  uint16_t hi;
-  std::memcpy(&lo, mac.b.data(), 4);
-  std::memcpy(&hi, mac.b.data() + 4, 2);
-  return uint64_t{lo} | (uint64_t{hi} << 32) | (uint64_t{vlan} << 48);
-}
-
-// One 64x64->128 multiply folded (hi ^ lo), over a per-table random seed: every key bit
-// reaches the low index bits in ~4 cycles, and a station flood with chosen MACs cannot aim
-// at one probe chain without knowing the seed.
-inline uint64_t mix(uint64_t k, uint64_t seed) {
-  const unsigned __int128 p = static_cast<unsigned __int128>(k ^ seed) * 0x9fb21c651e98df25ull;
-  return static_cast<uint64_t>(p >> 64) ^ static_cast<uint64_t>(p);
-}
-
-// The kernel's rule: gone once updated + ageing <= now. A clock that steps back is not ageing.
-inline bool aged_out(uint64_t last_seen_ns, uint64_t now_ns, uint64_t ageing_ns) {
-  return now_ns >= last_seen_ns && now_ns - last_seen_ns >= ageing_ns;
-}
+using mac_detail::aged_out;
+using mac_detail::make_key;
+using mac_detail::mix;
+using mac_detail::Slot;
 
 inline uint64_t expiry_of(uint64_t last_seen_ns, uint64_t ageing_ns) {
   return last_seen_ns > ~uint64_t{0} - ageing_ns ? ~uint64_t{0} : last_seen_ns + ageing_ns;
@@ -144,14 +119,17 @@ MacTable::MacTable(const MacTableConfig& cfg) : impl_(std::make_unique<Impl>()) 
   std::random_device rd;
   t.seed = (uint64_t{rd()} << 32) ^ rd();
   t.earliest_expiry_ns = ~uint64_t{0};
+  slots_ = t.slots.data();
+  mask_ = t.mask;
+  seed_ = t.seed;
+  ageing_ns_ = t.ageing_ns;
 }
 
 MacTable::~MacTable() = default;
 
-LearnResult MacTable::learn(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t now_ns) {
+LearnResult MacTable::learn_other(uint64_t key, PortId port, uint64_t now_ns) {
   Impl& t = *impl_;
   if (port >= kMaxPorts) return LearnResult::Full;  // not a port: nothing sensible to learn
-  const uint64_t key = make_key(mac, vlan);
   std::size_t i = t.home(key);
   std::size_t reusable = SIZE_MAX;  // first aged-out slot on this chain
   for (;; i = (i + 1) & t.mask) {
@@ -207,16 +185,6 @@ LearnResult MacTable::learn(const MacAddr& mac, uint16_t vlan, PortId port, uint
   return LearnResult::Learned;
 }
 
-PortId MacTable::lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) const {
-  const Impl& t = *impl_;
-  const uint64_t key = make_key(mac, vlan);
-  for (std::size_t i = t.home(key);; i = (i + 1) & t.mask) {
-    const Slot& s = t.slots[i];
-    if (s.port == kNoPort) return kNoPort;
-    if (s.key == key) return aged_out(s.last_seen_ns, now_ns, t.ageing_ns) ? kNoPort : s.port;
-  }
-}
-
 bool MacTable::find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntryView& out) const {
   const Impl& t = *impl_;
   const uint64_t key = make_key(mac, vlan);
@@ -228,14 +196,6 @@ bool MacTable::find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntry
     out = MacEntryView{mac, vlan, s.port, s.last_seen_ns};
     return true;
   }
-}
-
-void MacTable::prefetch(const MacAddr& mac, uint16_t vlan) const {
-  const Impl& t = *impl_;
-  const Slot* s = &t.slots[t.home(make_key(mac, vlan))];
-  __builtin_prefetch(s);
-  // A 24-byte slot may straddle two cache lines.
-  __builtin_prefetch(reinterpret_cast<const char*>(s) + sizeof(Slot) - 1);
 }
 
 std::size_t MacTable::expire(uint64_t now_ns) {

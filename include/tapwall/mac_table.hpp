@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 
@@ -40,6 +41,40 @@ struct MacEntryView {
 // other than :00 (STP BPDUs are forwarded while STP is off). Returns DropReason::None to admit.
 DropReason l2_admission(const MacAddr& src, const MacAddr& dst);
 
+namespace mac_detail {
+
+struct Slot {
+  uint64_t key = 0;           // the MAC's 6 bytes in memory order, vlan in the top 16 bits
+  uint64_t last_seen_ns = 0;
+  PortId port = kNoPort;      // kNoPort marks an empty slot
+};
+
+// Bytes taken as they lie (not byte-swapped): the key only needs to be unique and cheap.
+// Two register loads, not a 6-byte memcpy into a zeroed u64: that compiles to partial stores
+// plus a wide reload, a store-forwarding stall that doubled lookup time.
+inline uint64_t make_key(const MacAddr& mac, uint16_t vlan) {
+  uint32_t lo;
+  uint16_t hi;
+  std::memcpy(&lo, mac.b.data(), 4);
+  std::memcpy(&hi, mac.b.data() + 4, 2);
+  return uint64_t{lo} | (uint64_t{hi} << 32) | (uint64_t{vlan} << 48);
+}
+
+// One 64x64->128 multiply folded (hi ^ lo), over a per-table random seed: every key bit
+// reaches the low index bits in ~4 cycles, and a station flood with chosen MACs cannot aim
+// at one probe chain without knowing the seed.
+inline uint64_t mix(uint64_t k, uint64_t seed) {
+  const unsigned __int128 p = static_cast<unsigned __int128>(k ^ seed) * 0x9fb21c651e98df25ull;
+  return static_cast<uint64_t>(p >> 64) ^ static_cast<uint64_t>(p);
+}
+
+// The kernel's rule: gone once updated + ageing <= now. A clock that steps back is not ageing.
+inline bool aged_out(uint64_t last_seen_ns, uint64_t now_ns, uint64_t ageing_ns) {
+  return now_ns >= last_seen_ns && now_ns - last_seen_ns >= ageing_ns;
+}
+
+}  // namespace mac_detail
+
 class MacTable {
  public:
   explicit MacTable(const MacTableConfig& cfg = {});
@@ -47,15 +82,40 @@ class MacTable {
   MacTable(const MacTable&) = delete;
   MacTable& operator=(const MacTable&) = delete;
 
-  LearnResult learn(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t now_ns);
-  // Port the station was last seen on, or kNoPort when unknown or aged out.
-  PortId lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) const;
+  // Inline for its common case (a known station seen again on its port: the slot's time
+  // refreshed); anything else is learn_other().
+  LearnResult learn(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t now_ns) {
+    const uint64_t key = mac_detail::make_key(mac, vlan);
+    mac_detail::Slot& s = slots_[mac_detail::mix(key, seed_) & mask_];
+    if (s.key == key && s.port == port && port != kNoPort &&
+        !mac_detail::aged_out(s.last_seen_ns, now_ns, ageing_ns_)) {
+      s.last_seen_ns = now_ns;
+      return LearnResult::Refreshed;
+    }
+    return learn_other(key, port, now_ns);
+  }
+  // Port the station was last seen on, or kNoPort when unknown or aged out. Inline: every
+  // unicast frame looks its destination up.
+  PortId lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) const {
+    const uint64_t key = mac_detail::make_key(mac, vlan);
+    for (uint64_t i = mac_detail::mix(key, seed_) & mask_;; i = (i + 1) & mask_) {
+      const mac_detail::Slot& s = slots_[i];
+      if (s.port == kNoPort) return kNoPort;
+      if (s.key == key)
+        return mac_detail::aged_out(s.last_seen_ns, now_ns, ageing_ns_) ? kNoPort : s.port;
+    }
+  }
   // The live entry of (mac, vlan) with its port and last-seen time (as lookup(): false when
   // unknown or aged out).
   bool find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntryView& out) const;
   // Hint: start loading the slot (mac, vlan) hashes to. For a batch, prefetch every frame's
   // addresses first, then learn()/lookup(): large tables then overlap their cache misses.
-  void prefetch(const MacAddr& mac, uint16_t vlan) const;
+  void prefetch(const MacAddr& mac, uint16_t vlan) const {
+    const mac_detail::Slot* s = &slots_[mac_detail::mix(mac_detail::make_key(mac, vlan), seed_) & mask_];
+    __builtin_prefetch(s);
+    // A 24-byte slot may straddle two cache lines.
+    __builtin_prefetch(reinterpret_cast<const char*>(s) + sizeof(*s) - 1);
+  }
   // Reclaims every entry aged out at now_ns (counted in `expired`); returns how many. Ageing
   // is otherwise lazy, so call this from housekeeping before reading size()/for_each().
   // O(1) while no entry can have aged out, else O(slots).
@@ -68,8 +128,14 @@ class MacTable {
   void for_each(const std::function<void(const MacEntryView&)>& fn) const;
 
  private:
+  LearnResult learn_other(uint64_t key, PortId port, uint64_t now_ns);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // Impl's slot array and its constants, copied here for the inline lookup() and learn():
+  // the array is sized once at construction and never moves.
+  mac_detail::Slot* slots_ = nullptr;
+  uint64_t mask_ = 0, seed_ = 0, ageing_ns_ = 0;
 };
 
 }  // namespace tapwall
