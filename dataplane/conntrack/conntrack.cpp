@@ -313,7 +313,7 @@ bool Conntrack::express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x) 
   const Impl& m = *impl_;
   // A pending entry would make track() discard it first.
   if (m.pending != kNoCtEntry) return false;
-  const uint32_t id = m.table.locate(x.key, lk.hash, x.reply);
+  const uint32_t id = m.table.locate(x.key, lk.hash, lk.hint, x.reply);
   if (id == kNoCtEntry) return false;
   const CtEntry& e = m.table.entry(id);
   if (m.table.expired(e, now_ns) || (x.key.proto == kProtoTcp && e.tcp_state != kTcpEstablished))
@@ -350,6 +350,7 @@ CtResult Conntrack::express_track(uint64_t now_ns, const CtExpress& x) {
 void Conntrack::prepare(const FlowKey& key, CtLookup& lk) const {
   lk.hash = impl_->table.hash(key);
   lk.valid = true;
+  lk.hint = CtTable::kNoRef;
   impl_->table.prefetch(lk.hash);
 }
 
@@ -377,8 +378,8 @@ void Conntrack::sweep_ahead(uint64_t now_ns, uint32_t packets) {
   impl_->sweep_credit = packets;
 }
 
-void Conntrack::prefetch_entry(const CtLookup& lk) const {
-  if (lk.valid) impl_->table.prefetch_entries(lk.hash);
+void Conntrack::prefetch_entry(CtLookup& lk) const {
+  if (lk.valid) lk.hint = impl_->table.prefetch_entries(lk.hash);
 }
 
 void Conntrack::prefetch(const Decoded& d) const {

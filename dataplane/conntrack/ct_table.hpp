@@ -40,8 +40,10 @@ class CtTable {
   // Hint the tuple's primary index line into cache (batch processing, stage 1).
   void prefetch(uint64_t h) const;
   // Stage 2: read the primary line and hint the entries (both lines) whose
-  // signature matches; if none does, hint the alternative line instead.
-  void prefetch_entries(uint64_t h) const;
+  // signature matches; if none does, hint the alternative line instead. Returns the first
+  // matching slot's ref (entry id * 2 + direction), or kNoRef.
+  uint32_t prefetch_entries(uint64_t h) const;
+  static constexpr uint32_t kNoRef = 0xffffffffu;
   // Empty every entry's verdict cache slots.
   void clear_verdict_caches();
 
@@ -51,6 +53,9 @@ class CtTable {
   // The entry indexed under `t`, expired or not, changing nothing (the engine's express
   // path looks before it commits); kNoCtEntry if none.
   uint32_t locate(const CtTuple& t, uint64_t h, bool& reply) const;
+  // The same, trying first the slot ref prefetch_entries() returned (the table may have
+  // changed since: the ref is only trusted if its entry is in use and holds `t`).
+  uint32_t locate(const CtTuple& t, uint64_t h, uint32_t ref, bool& reply) const;
   bool expired(const CtEntry& e, uint64_t now_ns) const { return now_ns >= e.expires_ns; }
 
   // A new entry for original tuple `t` (hash h), zeroed, status kStInUse, expiring never
@@ -153,6 +158,20 @@ inline uint32_t CtTable::sig_matches(const Bucket& bk, uint32_t sig) {
     b = alt_bucket(b, sig);
   }
   return kNoCtEntry;
+}
+
+// An entry in use has both its tuples in the index and a tuple is indexed at most once, so
+// an entry in use that matches `t` in direction `dir` is what locate() would find.
+[[gnu::always_inline]] inline uint32_t CtTable::locate(const CtTuple& t, uint64_t h, uint32_t ref,
+                                                       bool& reply) const {
+  if (ref != kNoRef && (ref >> 1) < never_used_) {
+    const CtEntry& e = entries_[ref >> 1];
+    if ((e.status & kStInUse) && e.matches(t, ref & 1)) {
+      reply = ref & 1;
+      return ref >> 1;
+    }
+  }
+  return locate(t, h, reply);
 }
 
 [[gnu::always_inline]] inline uint32_t CtTable::find(const CtTuple& t, uint64_t h,

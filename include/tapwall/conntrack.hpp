@@ -59,6 +59,7 @@ static_assert(sizeof(CtVerdictCache) == 8);
 struct CtLookup {
   uint64_t hash = 0;
   bool valid = false;  // false: not hashable up front (non-IP, fragment, ICMP): track() hashes
+  uint32_t hint = 0xffffffffu;  // prefetch_entry(): the index slot it saw for the tuple
 };
 
 struct CtResult {
@@ -128,7 +129,8 @@ class Conntrack {
   // line of the table each). No effect on verdicts: a lookup frees an expired entry it
   // meets whether or not the sweep reached it first.
   void sweep_ahead(uint64_t now_ns, uint32_t packets);
-  void prefetch_entry(const CtLookup& lk) const;
+  // It keeps in lk.hint the slot it found, which express_peek() tries first.
+  void prefetch_entry(CtLookup& lk) const;
 
   // The express path (the engine's steady state), in steps so the caller can check its
   // own conditions between them with nothing changed yet:
