@@ -88,7 +88,7 @@ struct alignas(64) CtEntry {
     return t;
   }
   // Does `t` equal this entry's tuple for direction `reply`?
-  bool matches(const CtTuple& t, bool reply) const {
+  [[gnu::always_inline]] bool matches(const CtTuple& t, bool reply) const {
     if (t.proto != proto) return false;
     if (!reply) return t.sport == sport && t.dport == dport && same(t.src, src) && same(t.dst, dst);
     uint16_t rs, rd;

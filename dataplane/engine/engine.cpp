@@ -168,7 +168,7 @@ PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
   VerdictRecord r;
   r.dec = eval_->judge(q, r.path);
   if (!r.path.complete) return r.dec;  // can't be counted again without the policy
-  r.src_mac = d.src_mac.as_u64();
+  r.src_mac = mac_key(d.src_mac);
   r.in = q.in;
   r.out = q.out;
   r.ct = q.ct;

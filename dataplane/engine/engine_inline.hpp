@@ -76,6 +76,10 @@ inline void Engine::count_input(const FrameIn& f) {
 }
 
 // The record a cache slot holds for this packet's key, or kNoCtEntry on a miss. Pure.
+// A MAC address as the verdict cache keys it: its 6 bytes as they lie in memory (no byte
+// swap: equality is all the key needs).
+inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m, 0); }
+
 // `tcp_flags`: as cache_key_flags().
 [[gnu::always_inline]] inline uint32_t Engine::cached_record(const CtVerdictCache& slot,
                                                              uint64_t src_mac,
@@ -101,7 +105,7 @@ inline void Engine::count_input(const FrameIn& f) {
                                                                   PortId out,
                                                                   const CtResult& ct) {
   CtVerdictCache& slot = ct_->verdict_cache(ct.entry, ct.reply);
-  const uint32_t id = cached_record(slot, d.src_mac.as_u64(), engine_detail::cache_key_flags(d),
+  const uint32_t id = cached_record(slot, mac_key(d.src_mac), engine_detail::cache_key_flags(d),
                                     in, out, ct.state);
   if (id == kNoCtEntry) return judge_and_cache(d, in, out, ct, slot);
   count_cached(id, engine_detail::ip_bytes(d));

@@ -92,7 +92,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   // the same station, which the general path then drops as SamePort.)
   MacTable& mac = *mac_;  // loaded once: the calls below could (for the compiler) change mac_
   Conntrack& conntrack = *ct_;
-  const uint64_t src = x.src_mac.as_u64(), dst = x.dst_mac.as_u64();
+  const uint64_t src = mac_key(x.src_mac), dst = mac_key(x.dst_mac);
   if ((x.dst_mac.b[0] & 1) || (x.src_mac.b[0] & 1) || src == 0 || src == dst) return false;
   const PortId in = f.in;
   const PortId p = mac.lookup(x.dst_mac, 0, f.ts_ns);

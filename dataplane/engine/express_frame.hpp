@@ -30,6 +30,13 @@ namespace express_detail {
 constexpr std::size_t kEth = 14, kIp = 20, kTcp = 20, kUdp = 8;
 // NOP, NOP, timestamp (kind 8, length 10): the option block of an established Linux flow.
 constexpr uint32_t kNopNopTimestamp = 0x0101080a;
+
+// IpAddr::from_v4(p) written as two 8-byte stores (::ffff:a.b.c.d: bytes 10-11 0xff).
+inline void set_v4(IpAddr& a, const uint8_t* p) {
+  uint8_t w[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  std::memcpy(w + 12, p, 4);
+  std::memcpy(a.b.data(), w, 16);
+}
 }  // namespace express_detail
 
 [[gnu::always_inline]] inline bool parse_express(std::span<const uint8_t> frame,
@@ -73,8 +80,8 @@ constexpr uint32_t kNopNopTimestamp = 0x0101080a;
   x.l4 = l4;
   x.l4_len = l4_len;
   c.ip_len = total;
-  c.key.src = IpAddr::from_v4(ip + 12);
-  c.key.dst = IpAddr::from_v4(ip + 16);
+  express_detail::set_v4(c.key.src, ip + 12);
+  express_detail::set_v4(c.key.dst, ip + 16);
   c.key.sport = load_be16(l4);
   c.key.dport = load_be16(l4 + 2);
   c.key.proto = proto;

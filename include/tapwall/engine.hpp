@@ -144,7 +144,7 @@ class Engine {
   // A decision as the verdict cache holds it: the key fields a hit must match, the
   // decision, and the rules it counted (replayed by flush_verdict_counts()).
   struct VerdictRecord {
-    uint64_t src_mac = 0;
+    uint64_t src_mac = 0;  // engine_detail::mac_key()
     PortId in = kNoPort, out = kNoPort;
     CtState ct = CtState::None;
     uint8_t tcp_flags = 0;
