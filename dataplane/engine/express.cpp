@@ -75,7 +75,8 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
       if (track && ahead < n) ct_->prefetch_entry(lk_[ahead++]);
       if (express_shape_[i]) {
         if (express(f[i], xf_[i], lk_[i], dec_[i], out)) continue;
-        why_[i] = decode_frame(f[i].bytes, dec_[i]);  // the general path needs it all
+        fill_decoded(xf_[i], dec_[i]);  // the general path needs it all
+        why_[i] = DropReason::None;
       }
       process_one(f[i], dec_[i], why_[i], &lk_[i], out);
     }
@@ -86,7 +87,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
 [[gnu::always_inline]] inline bool Engine::express(const FrameIn& f, ExpressFrame& x,
                                                    const CtLookup& lk, Decoded& scratch,
                                                    std::vector<FrameOutcome>& out) {
-  // The checks, in the general path's order; nothing changes until they all pass.
+  // The checks; nothing changes until they all pass.
   // L2 admission, for a unicast destination: the source is neither a group nor zero.
   // (Learning the source first could change the destination's port only when they are
   // the same station, which the general path then drops as SamePort.)
@@ -99,15 +100,17 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   if (p == kNoPort || p == in) return false;
   const PortMask egress = PortMask{1} << p;
   if (host_ports_ & ((PortMask{1} << in) | egress)) return false;
+  // (The checks are pure, so their order is free: the ones new flows fail come first,
+  // the checksums, which the general path computes again, last.)
+  if (!conntrack.express_peek(lk, f.ts_ns, x.ct)) return false;
+  const uint32_t rec = cached_record(conntrack.verdict_cache(x.ct.entry, x.ct.reply), src,
+                                     x.ct.tcp_flags, in, p, CtState::Established);
+  if (rec == kNoCtEntry) return false;
   using checksum_detail::fold64;
   if (fold64(checksum_detail::word_acc(x.ip, 20, 0)) != 0xffff) return false;  // IPv4 header
   if (cfg_.ct.checksum && !f.csum_partial &&
       !checksum_detail::ipv4_segment_ok(x.ip + 12, x.l4, x.l4_len, x.ct.key.proto))
     return false;  // conntrack: INVALID
-  if (!conntrack.express_peek(lk, f.ts_ns, x.ct)) return false;
-  const uint32_t rec = cached_record(conntrack.verdict_cache(x.ct.entry, x.ct.reply), src,
-                                     x.ct.tcp_flags, in, p, CtState::Established);
-  if (rec == kNoCtEntry) return false;
 
   // The effects, as process_one() -> judge() -> judge_cached() has them.
   FrameOutcome& o = start_outcome(f, out);
@@ -116,7 +119,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   mac.learn(x.src_mac, 0, in, f.ts_ns);
   const CtResult ct = conntrack.express_track(f.ts_ns, x.ct);
   if (ct.state != CtState::Established) {  // the window check made it INVALID: FORWARD
-    decode_frame(f.bytes, scratch);
+    fill_decoded(x, scratch);
     judge_tracked(scratch, in, egress, ct, o, false);
     record(o);
     return true;

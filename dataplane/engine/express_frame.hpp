@@ -4,7 +4,8 @@
 // segment: ACK set, SYN/FIN/RST clear; no options, or only the NOP,NOP,timestamp block
 // every Linux segment carries) or UDP, every length field consistent. A frame of that
 // shape decodes (decode_frame) without error into the same fields; any other frame, IPv6
-// included, is left to the general path (parse_express() returns false).
+// included, is left to the general path (parse_express() returns false). fill_decoded()
+// gives the general path that decoding without doing it again.
 // Thread-safety: pure function; the frame bytes must outlive the ExpressFrame (spans).
 #pragma once
 
@@ -86,6 +87,38 @@ inline void set_v4(IpAddr& a, const uint8_t* p) {
   c.key.dport = load_be16(l4 + 2);
   c.key.proto = proto;
   return true;
+}
+
+// What decode_frame(frame) gives for a frame parse_express() accepted, from what it read
+// (cheaper than decoding again when the express path leaves the frame to the general path).
+inline void fill_decoded(const ExpressFrame& x, Decoded& d) {
+  using namespace express_detail;
+  reset_decoded(d);
+  d.dst_mac = x.dst_mac;
+  d.src_mac = x.src_mac;
+  d.ethertype = kEthTypeIpv4;
+  d.l3_off = kEth;
+  d.l3 = L3Kind::Ipv4;
+  d.src_ip = x.ct.key.src;
+  d.dst_ip = x.ct.key.dst;
+  d.ip_proto = x.ct.key.proto;
+  d.ttl = x.ip[8];
+  d.ip_end = uint16_t(kEth + x.ct.ip_len);
+  d.l4_off = uint16_t(kEth + kIp);
+  d.frag_id = load_be16(x.ip + 4);
+  d.l4_ok = true;
+  d.sport = x.ct.key.sport;
+  d.dport = x.ct.key.dport;
+  if (x.ct.key.proto == kProtoTcp) {
+    d.tcp_flags = x.ct.tcp_flags;
+    d.tcp_doff = uint8_t(kTcp + x.ct.tcp_options.size());
+    d.tcp_seq = x.ct.seq;
+    d.tcp_ack = x.ct.ack;
+    d.tcp_window = x.ct.win;
+    d.l4_payload_off = uint16_t(d.l4_off + d.tcp_doff);
+  } else {
+    d.l4_payload_off = uint16_t(d.l4_off + kUdp);
+  }
 }
 
 }  // namespace tapwall

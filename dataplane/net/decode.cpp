@@ -199,6 +199,8 @@ DropReason decode_arp(std::span<const uint8_t> f, std::size_t off, Decoded& out)
 
 }  // namespace
 
+void reset_decoded(Decoded& out) { reset(out); }
+
 DropReason decode_frame(std::span<const uint8_t> frame, Decoded& out) {
   reset(out);
   if (frame.size() > kMaxOffset) frame = frame.first(kMaxOffset);

@@ -84,6 +84,10 @@ inline constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh
 // protocols it does not know decode successfully with l3 = Other / l4_ok = false.
 DropReason decode_frame(std::span<const uint8_t> frame, Decoded& out);
 
+// out = Decoded{}, as decode_frame() starts (padding included), for code that fills a
+// Decoded by other means (the engine's express path) and must match it byte for byte.
+void reset_decoded(Decoded& out);
+
 // Added by the net module. True for the reasons that concern only the L4 header (TCP, UDP,
 // ICMP, ICMPv6). When decode_frame() returns one of them, every L2/L3 field is valid (as on
 // success) and l4_ok is false. The kernel does not drop such packets before conntrack: its

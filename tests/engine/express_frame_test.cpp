@@ -1,9 +1,11 @@
 // parse_express() against decode_frame(): for every frame it accepts, decode_frame() must
 // succeed and find the same fields (so the express path never passes a frame the general
-// path would drop or read differently), over valid frames of its shape and random
-// mutations of them; and it must refuse each thing outside its shape.
+// path would drop or read differently), and fill_decoded() must give decode_frame()'s
+// Decoded byte for byte, over valid frames of its shape and random mutations of them; and
+// parse_express() must refuse each thing outside its shape.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "express_frame.hpp"
@@ -69,6 +71,10 @@ void expect_agrees(const Bytes& f) {
   } else {
     EXPECT_EQ(d.ip_proto, kProtoUdp);
   }
+  Decoded filled;
+  std::memset(static_cast<void*>(&filled), 0x5a, sizeof filled);  // whatever was there before
+  fill_decoded(x, filled);
+  EXPECT_EQ(std::memcmp(&filled, &d, sizeof d), 0) << "fill_decoded() differs from decode_frame()";
 }
 
 TEST(ExpressFrame, ReadsItsShapeAsDecodeFrameDoes) {
