@@ -333,14 +333,7 @@ CtResult Conntrack::express_track(uint64_t now_ns, const CtExpress& x) {
     m.sweep(now_ns, 1);
   CtEntry& e = m.table.entry(x.entry);
   if (x.key.proto == kProtoTcp) {
-    TcpSegment s;
-    s.seq = x.seq;
-    s.ack = x.ack;
-    s.payload_len = x.payload_len;
-    s.win = x.win;
-    s.flags = x.tcp_flags;
-    s.options = x.tcp_options;
-    if (tcp_packet(e, x.reply, s, m.cfg, now_ns) != TcpAction::Accept) return m.invalid();
+    if (tcp_packet(e, x.reply, x.tcp, m.cfg, now_ns) != TcpAction::Accept) return m.invalid();
   } else {
     udp_packet(e, m.cfg.timeouts, now_ns);
   }

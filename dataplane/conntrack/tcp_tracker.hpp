@@ -30,14 +30,7 @@ enum TcpIndex : uint8_t { kIdxSyn, kIdxSynAck, kIdxFin, kIdxAck, kIdxRst, kIdxNo
 // The kernel retransmission counter threshold (nf_conntrack_tcp_max_retrans).
 inline constexpr uint8_t kTcpMaxRetransCount = 3;
 
-// The parts of a TCP segment the tracker reads.
-struct TcpSegment {
-  uint32_t seq = 0, ack = 0;
-  uint32_t payload_len = 0;
-  uint16_t win = 0;
-  uint8_t flags = 0;
-  std::span<const uint8_t> options;  // raw option bytes (doff*4 - 20 of them)
-};
+// TcpSegment (tapwall/conntrack.hpp): the parts of a TCP segment the tracker reads.
 
 enum class TcpAction : uint8_t {
   Accept,      // packet keeps its ct state (state may or may not have changed)

@@ -104,7 +104,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   // the checksums, which the general path computes again, last.)
   if (!conntrack.express_peek(lk, f.ts_ns, x.ct)) return false;
   const uint32_t rec = cached_record(conntrack.verdict_cache(x.ct.entry, x.ct.reply), src,
-                                     x.ct.tcp_flags, in, p, CtState::Established);
+                                     x.ct.tcp.flags, in, p, CtState::Established);
   if (rec == kNoCtEntry) return false;
   using checksum_detail::fold64;
   if (fold64(checksum_detail::word_acc(x.ip, 20, 0)) != 0xffff) return false;  // IPv4 header

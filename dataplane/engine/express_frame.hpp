@@ -61,17 +61,17 @@ inline void set_v4(IpAddr& a, const uint8_t* p) {
     if (doff > l4_len ||
         (doff != kTcp && !(doff == kTcp + 12 && load_be32(l4 + kTcp) == kNopNopTimestamp)))
       return false;
-    c.tcp_flags = l4[13];
-    if ((c.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck) return false;
-    c.seq = load_be32(l4 + 4);
-    c.ack = load_be32(l4 + 8);
-    c.win = load_be16(l4 + 14);
-    c.payload_len = l4_len - doff;
-    c.tcp_options = {l4 + kTcp, doff - kTcp};
+    c.tcp.flags = l4[13];
+    if ((c.tcp.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) != kTcpAck) return false;
+    c.tcp.seq = load_be32(l4 + 4);
+    c.tcp.ack = load_be32(l4 + 8);
+    c.tcp.win = load_be16(l4 + 14);
+    c.tcp.payload_len = l4_len - doff;
+    c.tcp.options = {l4 + kTcp, doff - kTcp};
   } else if (proto == kProtoUdp) {
     const uint32_t len = load_be16(l4 + 4);
     if (len < kUdp || len > l4_len) return false;
-    c.tcp_flags = 0;
+    c.tcp.flags = 0;
   } else {
     return false;
   }
@@ -110,11 +110,11 @@ inline void fill_decoded(const ExpressFrame& x, Decoded& d) {
   d.sport = x.ct.key.sport;
   d.dport = x.ct.key.dport;
   if (x.ct.key.proto == kProtoTcp) {
-    d.tcp_flags = x.ct.tcp_flags;
-    d.tcp_doff = uint8_t(kTcp + x.ct.tcp_options.size());
-    d.tcp_seq = x.ct.seq;
-    d.tcp_ack = x.ct.ack;
-    d.tcp_window = x.ct.win;
+    d.tcp_flags = x.ct.tcp.flags;
+    d.tcp_doff = uint8_t(kTcp + x.ct.tcp.options.size());
+    d.tcp_seq = x.ct.tcp.seq;
+    d.tcp_ack = x.ct.tcp.ack;
+    d.tcp_window = x.ct.tcp.win;
     d.l4_payload_off = uint16_t(d.l4_off + d.tcp_doff);
   } else {
     d.l4_payload_off = uint16_t(d.l4_off + kUdp);

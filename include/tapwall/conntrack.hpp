@@ -70,6 +70,15 @@ struct CtResult {
   uint32_t entry = kNoCtEntry; // the entry (or the tracked flow an error is RELATED to)
 };
 
+// The parts of a TCP segment the TCP tracker reads.
+struct TcpSegment {
+  uint32_t seq = 0, ack = 0;
+  uint32_t payload_len = 0;
+  uint16_t win = 0;
+  uint8_t flags = 0;
+  std::span<const uint8_t> options;  // raw option bytes (doff*4 - 20 of them)
+};
+
 // The engine's express path's view of a TCP or UDP packet (over IPv4 or IPv6, not a
 // fragment): what the caller read from the frame and has already validated as track()
 // would (TCP: header and options inside the datagram, an ACK-class segment (ACK set; SYN,
@@ -78,10 +87,7 @@ struct CtResult {
 struct CtExpress {
   FlowKey key;                         // the packet's own tuple
   uint32_t ip_len = 0;                 // the IP datagram's length (accounting)
-  uint32_t seq = 0, ack = 0, payload_len = 0;  // TCP
-  uint16_t win = 0;                    // TCP, raw
-  uint8_t tcp_flags = 0;
-  std::span<const uint8_t> tcp_options;
+  TcpSegment tcp;                      // TCP; UDP: flags 0
   uint32_t entry = kNoCtEntry;         // set by express_peek()
   bool reply = false;                  // set by express_peek()
 };

@@ -61,13 +61,13 @@ void expect_agrees(const Bytes& f) {
   EXPECT_EQ(x.ct.key.dport, d.dport);
   EXPECT_EQ(x.ct.key.proto, d.ip_proto);
   if (d.ip_proto == kProtoTcp) {
-    EXPECT_EQ(x.ct.tcp_flags, d.tcp_flags);
-    EXPECT_EQ(x.ct.seq, d.tcp_seq);
-    EXPECT_EQ(x.ct.ack, d.tcp_ack);
-    EXPECT_EQ(x.ct.win, d.tcp_window);
-    EXPECT_EQ(x.ct.payload_len, uint32_t(d.ip_end - d.l4_off - d.tcp_doff));
-    EXPECT_EQ(x.ct.tcp_options.data(), f.data() + d.l4_off + 20);
-    EXPECT_EQ(x.ct.tcp_options.size(), d.tcp_doff - 20u);
+    EXPECT_EQ(x.ct.tcp.flags, d.tcp_flags);
+    EXPECT_EQ(x.ct.tcp.seq, d.tcp_seq);
+    EXPECT_EQ(x.ct.tcp.ack, d.tcp_ack);
+    EXPECT_EQ(x.ct.tcp.win, d.tcp_window);
+    EXPECT_EQ(x.ct.tcp.payload_len, uint32_t(d.ip_end - d.l4_off - d.tcp_doff));
+    EXPECT_EQ(x.ct.tcp.options.data(), f.data() + d.l4_off + 20);
+    EXPECT_EQ(x.ct.tcp.options.size(), d.tcp_doff - 20u);
   } else {
     EXPECT_EQ(d.ip_proto, kProtoUdp);
   }
