@@ -309,17 +309,18 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
   }
 }
 
-bool Conntrack::express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x) const {
-  const Impl& m = *impl_;
+bool Conntrack::express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x) {
+  Impl& m = *impl_;
   // A pending entry would make track() discard it first.
   if (m.pending != kNoCtEntry) return false;
   const uint32_t id = m.table.locate(x.key, lk.hash, lk.hint, x.reply);
   if (id == kNoCtEntry) return false;
-  const CtEntry& e = m.table.entry(id);
+  CtEntry& e = m.table.entry(id);
   if (m.table.expired(e, now_ns) || (x.key.proto == kProtoTcp && e.tcp_state != kTcpEstablished))
     return false;
   if (!x.reply && !(e.status & kStSeenReply)) return false;  // NEW, not ESTABLISHED
   x.entry = id;
+  x.vc = &e.vc[x.reply ? 1 : 0];
   return true;
 }
 

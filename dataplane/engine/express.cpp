@@ -103,7 +103,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   // (The checks are pure, so their order is free: the ones new flows fail come first,
   // the checksums, which the general path computes again, last.)
   if (!conntrack.express_peek(lk, f.ts_ns, x.ct)) return false;
-  const uint32_t rec = cached_record(conntrack.verdict_cache(x.ct.entry, x.ct.reply), src,
+  const uint32_t rec = cached_record(*x.ct.vc, src,
                                      x.ct.tcp.flags, in, p, CtState::Established);
   if (rec == kNoCtEntry) return false;
   using checksum_detail::fold64;

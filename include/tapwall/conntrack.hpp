@@ -90,6 +90,7 @@ struct CtExpress {
   TcpSegment tcp;                      // TCP; UDP: flags 0
   uint32_t entry = kNoCtEntry;         // set by express_peek()
   bool reply = false;                  // set by express_peek()
+  CtVerdictCache* vc = nullptr;        // set by express_peek(): verdict_cache(entry, reply)
 };
 
 struct CtStats {
@@ -143,13 +144,13 @@ class Conntrack {
   //  - prepare(key, lk): as prepare(d, lk) for the packet `key` was read from.
   //  - express_peek(): true when track() would take its plainest course for the packet
   //    `x` describes (see CtExpress): a live entry, TCP in state ESTABLISHED, and a ct
-  //    state of ESTABLISHED before the window check. It changes nothing; it sets x.entry
-  //    and x.reply.
+  //    state of ESTABLISHED before the window check. It changes nothing; it sets x.entry,
+  //    x.reply and x.vc.
   //  - express_track(): then exactly what track() would do for the packet at now_ns, past
   //    the checks already made. Its state is ESTABLISHED, or INVALID when the TCP window
   //    check refuses the segment.
   void prepare(const FlowKey& key, CtLookup& lk) const;
-  bool express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x) const;
+  bool express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x);
   CtResult express_track(uint64_t now_ns, const CtExpress& x);
 
   // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.

@@ -20,7 +20,7 @@ CtExpress udp_express(const IpAddr& src, const IpAddr& dst, uint16_t sport, uint
 }
 
 // The express steps for `x` at `now`, as the engine takes them within one batch.
-bool peek(const Conntrack& ct, CtExpress& x, uint64_t now) {
+bool peek(Conntrack& ct, CtExpress& x, uint64_t now) {
   CtLookup lk;
   ct.prepare(x.key, lk);
   ct.prefetch_entry(lk);
