@@ -50,8 +50,8 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
       if (express_shape_[i]) {
         const ExpressFrame& x = xf_[i];
         why_[i] = DropReason::None;
-        mac_->prefetch(x.src_mac, 0);
-        mac_->prefetch(x.dst_mac, 0);
+        mac_->prefetch_key(x.src_key);
+        mac_->prefetch_key(x.dst_key);
         ct_->prepare(x.ct.key, lk_[i]);
         continue;
       }
@@ -93,10 +93,10 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   // the same station, which the general path then drops as SamePort.)
   MacTable& mac = *mac_;  // loaded once: the calls below could (for the compiler) change mac_
   Conntrack& conntrack = *ct_;
-  const uint64_t src = mac_key(x.src_mac), dst = mac_key(x.dst_mac);
-  if ((x.dst_mac.b[0] & 1) || (x.src_mac.b[0] & 1) || src == 0 || src == dst) return false;
+  const uint64_t src = x.src_key, dst = x.dst_key;  // = mac_key() of each
+  if ((x.eth[0] & 1) || (x.eth[6] & 1) || src == 0 || src == dst) return false;
   const PortId in = f.in;
-  const PortId p = mac.lookup(x.dst_mac, 0, f.ts_ns);
+  const PortId p = mac.lookup_key(dst, f.ts_ns);
   if (p == kNoPort || p == in) return false;
   const PortMask egress = PortMask{1} << p;
   if (host_ports_ & ((PortMask{1} << in) | egress)) return false;
@@ -116,7 +116,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   FrameOutcome& o = start_outcome(f, out);
   count_input(f);
   ++counters_.express_frames;
-  mac.learn(x.src_mac, 0, in, f.ts_ns);
+  mac.learn_key(src, in, f.ts_ns);
   const CtResult ct = conntrack.express_track(f.ts_ns, x.ct);
   if (ct.state != CtState::Established) {  // the window check made it INVALID: FORWARD
     fill_decoded(x, scratch);

@@ -15,12 +15,14 @@
 
 #include "tapwall/conntrack.hpp"
 #include "tapwall/decoded.hpp"
+#include "tapwall/mac_table.hpp"
 #include "tapwall/net_types.hpp"
 
 namespace tapwall {
 
 struct ExpressFrame {
-  MacAddr dst_mac, src_mac;
+  uint64_t dst_key = 0, src_key = 0;  // the MAC addresses as MacTable keys (VLAN 0)
+  const uint8_t* eth = nullptr; // the frame (Ethernet header)
   const uint8_t* ip = nullptr;  // the IPv4 header (20 bytes)
   const uint8_t* l4 = nullptr;  // the TCP/UDP header
   uint32_t l4_len = 0;          // segment length (IP total length - 20)
@@ -75,8 +77,9 @@ inline void set_v4(IpAddr& a, const uint8_t* p) {
   } else {
     return false;
   }
-  std::memcpy(x.dst_mac.b.data(), p, 6);
-  std::memcpy(x.src_mac.b.data(), p + 6, 6);
+  x.dst_key = mac_detail::make_key(p, 0);
+  x.src_key = mac_detail::make_key(p + 6, 0);
+  x.eth = p;
   x.ip = ip;
   x.l4 = l4;
   x.l4_len = l4_len;
@@ -94,8 +97,8 @@ inline void set_v4(IpAddr& a, const uint8_t* p) {
 inline void fill_decoded(const ExpressFrame& x, Decoded& d) {
   using namespace express_detail;
   reset_decoded(d);
-  d.dst_mac = x.dst_mac;
-  d.src_mac = x.src_mac;
+  std::memcpy(d.dst_mac.b.data(), x.eth, 6);
+  std::memcpy(d.src_mac.b.data(), x.eth + 6, 6);
   d.ethertype = kEthTypeIpv4;
   d.l3_off = kEth;
   d.l3 = L3Kind::Ipv4;

@@ -52,13 +52,15 @@ struct Slot {
 // Bytes taken as they lie (not byte-swapped): the key only needs to be unique and cheap.
 // Two register loads, not a 6-byte memcpy into a zeroed u64: that compiles to partial stores
 // plus a wide reload, a store-forwarding stall that doubled lookup time.
-inline uint64_t make_key(const MacAddr& mac, uint16_t vlan) {
+// `mac`: the address's 6 bytes (in a frame, say).
+inline uint64_t make_key(const uint8_t* mac, uint16_t vlan) {
   uint32_t lo;
   uint16_t hi;
-  std::memcpy(&lo, mac.b.data(), 4);
-  std::memcpy(&hi, mac.b.data() + 4, 2);
+  std::memcpy(&lo, mac, 4);
+  std::memcpy(&hi, mac + 4, 2);
   return uint64_t{lo} | (uint64_t{hi} << 32) | (uint64_t{vlan} << 48);
 }
+inline uint64_t make_key(const MacAddr& mac, uint16_t vlan) { return make_key(mac.b.data(), vlan); }
 
 // One 64x64->128 multiply folded (hi ^ lo), over a per-table random seed: every key bit
 // reaches the low index bits in ~4 cycles, and a station flood with chosen MACs cannot aim
@@ -85,7 +87,11 @@ class MacTable {
   // Inline for its common case (a known station seen again on its port: the slot's time
   // refreshed); anything else is learn_other().
   LearnResult learn(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t now_ns) {
-    const uint64_t key = mac_detail::make_key(mac, vlan);
+    return learn_key(mac_detail::make_key(mac, vlan), port, now_ns);
+  }
+  // The same three for a station given by its key (mac_detail::make_key): a caller that
+  // uses one station several times makes its key once.
+  LearnResult learn_key(uint64_t key, PortId port, uint64_t now_ns) {
     mac_detail::Slot& s = slots_[mac_detail::mix(key, seed_) & mask_];
     if (s.key == key && s.port == port && port != kNoPort &&
         !mac_detail::aged_out(s.last_seen_ns, now_ns, ageing_ns_)) {
@@ -97,7 +103,9 @@ class MacTable {
   // Port the station was last seen on, or kNoPort when unknown or aged out. Inline: every
   // unicast frame looks its destination up.
   PortId lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) const {
-    const uint64_t key = mac_detail::make_key(mac, vlan);
+    return lookup_key(mac_detail::make_key(mac, vlan), now_ns);
+  }
+  PortId lookup_key(uint64_t key, uint64_t now_ns) const {
     for (uint64_t i = mac_detail::mix(key, seed_) & mask_;; i = (i + 1) & mask_) {
       const mac_detail::Slot& s = slots_[i];
       if (s.port == kNoPort) return kNoPort;
@@ -111,7 +119,10 @@ class MacTable {
   // Hint: start loading the slot (mac, vlan) hashes to. For a batch, prefetch every frame's
   // addresses first, then learn()/lookup(): large tables then overlap their cache misses.
   void prefetch(const MacAddr& mac, uint16_t vlan) const {
-    const mac_detail::Slot* s = &slots_[mac_detail::mix(mac_detail::make_key(mac, vlan), seed_) & mask_];
+    prefetch_key(mac_detail::make_key(mac, vlan));
+  }
+  void prefetch_key(uint64_t key) const {
+    const mac_detail::Slot* s = &slots_[mac_detail::mix(key, seed_) & mask_];
     __builtin_prefetch(s);
     // A 24-byte slot may straddle two cache lines.
     __builtin_prefetch(reinterpret_cast<const char*>(s) + sizeof(*s) - 1);
