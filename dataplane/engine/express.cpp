@@ -106,11 +106,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   const uint32_t rec = cached_record(*x.ct.vc, src,
                                      x.ct.tcp.flags, in, p, CtState::Established);
   if (rec == kNoCtEntry) return false;
-  using checksum_detail::fold64;
-  if (fold64(checksum_detail::word_acc(x.ip, 20, 0)) != 0xffff) return false;  // IPv4 header
-  if (cfg_.ct.checksum && !f.csum_partial &&
-      !checksum_detail::ipv4_segment_ok(x.ip + 12, x.l4, x.l4_len, x.ct.key.proto))
-    return false;  // conntrack: INVALID
+  if (!express_checksums_ok(x, cfg_.ct.checksum && !f.csum_partial)) return false;
 
   // The effects, as process_one() -> judge() -> judge_cached() has them.
   FrameOutcome& o = start_outcome(f, out);

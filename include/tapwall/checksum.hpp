@@ -109,6 +109,17 @@ inline uint16_t to_be_order(uint16_t host_sum) {
   return fold64(acc) == 0xffff;
 }
 
+// The same over IPv6: `addrs` the 32 bytes of source and destination address (an IPv6
+// header's bytes 8-39). UDP's checksum 0 is refused, as RFC 8200 requires (conntrack's UDP
+// tracker, which takes it as "none" in both families, checks that before asking).
+[[gnu::always_inline]] inline bool ipv6_segment_ok(const uint8_t* addrs, const uint8_t* l4,
+                                                   uint32_t len, uint8_t proto) {
+  const uint64_t pseudo = word_acc_loop(addrs, 32, 0) + to_be_order(uint16_t(len)) +
+                          to_be_order(uint16_t(len >> 16)) + to_be_order(uint16_t(proto));
+  const uint64_t acc = len < 64 ? word_acc(l4, len, pseudo) : native_acc(l4, len, pseudo);
+  return fold64(acc) == 0xffff;
+}
+
 [[gnu::always_inline]] inline bool ipv4_tcp_udp_ok(const Decoded& d,
                                                    std::span<const uint8_t> frame) {
   const std::size_t csum_at = d.ip_proto == kProtoTcp ? 16 : 6;

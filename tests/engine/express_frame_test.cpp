@@ -10,6 +10,7 @@
 
 #include "express_frame.hpp"
 #include "frame_builder.hpp"
+#include "tapwall/checksum.hpp"
 
 namespace tapwall {
 namespace {
@@ -30,6 +31,24 @@ Bytes tcp_frame(uint8_t flags = kTcpAck, Bytes options = {}, Bytes payload = {})
       .build();
 }
 
+Bytes tcp6_frame(uint8_t flags = kTcpAck, Bytes options = {}, Bytes payload = {}) {
+  return FrameBuilder{}
+      .eth(mac(2, 0, 0, 0, 0, 2), mac(2, 0, 0, 0, 0, 1))
+      .ipv6({.src = test::ip6("2001:db8::1"), .dst = test::ip6("2001:db8:1::7"), .hop_limit = 9})
+      .tcp({.sport = 40000, .dport = 443, .seq = 123456, .ack = 654321, .flags = flags,
+            .window = 5000, .options = std::move(options), .payload = std::move(payload)})
+      .build();
+}
+
+Bytes udp6_frame(Bytes payload = {}, bool zero_checksum = false) {
+  return FrameBuilder{}
+      .eth(mac(2, 0, 0, 0, 0, 2), mac(2, 0, 0, 0, 0, 1))
+      .ipv6({.src = test::ip6("2001:db8::1"), .dst = test::ip6("2001:db8:1::7")})
+      .udp({.sport = 5353, .dport = 5000, .payload = std::move(payload),
+            .zero_checksum = zero_checksum})
+      .build();
+}
+
 Bytes udp_frame(Bytes payload = {}) {
   return FrameBuilder{}
       .eth(mac(2, 0, 0, 0, 0, 2), mac(2, 0, 0, 0, 0, 1))
@@ -44,7 +63,7 @@ void expect_agrees(const Bytes& f) {
   if (!parse_express(f, x)) return;
   Decoded d;
   ASSERT_EQ(decode_frame(f, d), DropReason::None);
-  ASSERT_EQ(d.l3, L3Kind::Ipv4);
+  ASSERT_EQ(d.l3, x.v6 ? L3Kind::Ipv6 : L3Kind::Ipv4);
   EXPECT_EQ(d.vlan_count, 0);
   EXPECT_FALSE(d.is_fragment);
   EXPECT_FALSE(d.ipv4_has_options);
@@ -72,6 +91,13 @@ void expect_agrees(const Bytes& f) {
   } else {
     EXPECT_EQ(d.ip_proto, kProtoUdp);
   }
+  // The checksums as the general path checks them: br_netfilter the IPv4 header, conntrack
+  // the segment (UDP's 0 is "none" to it).
+  const bool header_ok =
+      x.v6 || ipv4_header_checksum_ok(std::span<const uint8_t>(f).subspan(d.l3_off, 20));
+  const bool udp_none = d.ip_proto == kProtoUdp && load_be16(f.data() + d.l4_off + 6) == 0;
+  EXPECT_EQ(express_checksums_ok(x, true), header_ok && (udp_none || l4_checksum_ok(d, f)));
+  EXPECT_EQ(express_checksums_ok(x, false), header_ok);
   Decoded filled;
   std::memset(static_cast<void*>(&filled), 0x5a, sizeof filled);  // whatever was there before
   fill_decoded(x, filled);
@@ -81,8 +107,11 @@ void expect_agrees(const Bytes& f) {
 TEST(ExpressFrame, ReadsItsShapeAsDecodeFrameDoes) {
   ExpressFrame x;
   for (const Bytes& f : {tcp_frame(), tcp_frame(kTcpAck | kTcpPsh, kTimestamps, Bytes(100, 7)),
-                         tcp_frame(kTcpAck | kTcpUrg | kTcpEce), udp_frame(Bytes(30, 1))}) {
+                         tcp_frame(kTcpAck | kTcpUrg | kTcpEce), udp_frame(Bytes(30, 1)),
+                         tcp6_frame(), tcp6_frame(kTcpAck, kTimestamps, Bytes(77, 1)),
+                         udp6_frame(Bytes(5, 5)), udp6_frame({}, true)}) {
     EXPECT_TRUE(parse_express(f, x));
+    EXPECT_TRUE(express_checksums_ok(x, true));
     expect_agrees(f);
   }
 }
@@ -101,8 +130,13 @@ TEST(ExpressFrame, RefusesEverythingElse) {
                            .tcp({})
                            .build();
   EXPECT_FALSE(parse_express(tagged, x));
-  const Bytes v6 = FrameBuilder{}.eth(mac(2, 0, 0, 0, 0, 2), mac(2, 0, 0, 0, 0, 1)).ipv6({}).tcp({}).build();
-  EXPECT_FALSE(parse_express(v6, x));
+  const Bytes v6_ext = FrameBuilder{}
+                           .eth(mac(2, 0, 0, 0, 0, 2), mac(2, 0, 0, 0, 0, 1))
+                           .ipv6({.ext = {test::Ipv6Ext{60, Bytes(6, 0)}}})
+                           .tcp({})
+                           .build();
+  EXPECT_FALSE(parse_express(v6_ext, x));  // an extension header
+  EXPECT_FALSE(parse_express(tcp6_frame(kTcpSyn | kTcpAck), x));
   const Bytes opts = FrameBuilder{}
                          .eth(mac(2, 0, 0, 0, 0, 2), mac(2, 0, 0, 0, 0, 1))
                          .ipv4({.options = {1, 1, 1, 1}})
@@ -124,13 +158,15 @@ TEST(ExpressFrame, RefusesEverythingElse) {
 TEST(ExpressFrame, AgreesWithDecodeFrameOnMutatedFrames) {
   std::mt19937 rng(7);
   const std::vector<Bytes> seeds = {tcp_frame(), tcp_frame(kTcpAck, kTimestamps, Bytes(40, 3)),
-                                    udp_frame(Bytes(12, 9)), udp_frame()};
+                                    udp_frame(Bytes(12, 9)), udp_frame(), tcp6_frame(),
+                                    tcp6_frame(kTcpAck, kTimestamps, Bytes(9, 3)),
+                                    udp6_frame(Bytes(20, 4)), udp6_frame({}, true)};
   int accepted = 0;
   for (int i = 0; i < 200000; ++i) {
     Bytes f = seeds[rng() % seeds.size()];
     // Flip a few bytes among the headers (lengths, offsets, flags, types), or cut the frame.
     const int flips = 1 + int(rng() % 3);
-    for (int k = 0; k < flips; ++k) f[rng() % std::min<std::size_t>(f.size(), 66)] = uint8_t(rng());
+    for (int k = 0; k < flips; ++k) f[rng() % std::min<std::size_t>(f.size(), 86)] = uint8_t(rng());
     if (rng() % 8 == 0) f.resize(rng() % (f.size() + 1));
     ExpressFrame x;
     accepted += parse_express(f, x);
