@@ -9,9 +9,9 @@
 // one FrameOutcome, once its fate is final (a fragment when its datagram completes, is
 // dropped, or expires). Frames from/to a Host-role port are not judged by the FORWARD chain
 // (the host's own traffic passes the kernel's INPUT/OUTPUT instead).
-// Batches are pipelined (engine.cpp): every frame of a batch is decoded and hashed first,
-// its table lines prefetched, then frames are decided one by one in arrival order, so the
-// outcome is exactly that of processing them singly.
+// Batches are pipelined (express.cpp): every frame of a batch is read or decoded and hashed
+// first, its table lines prefetched, then frames are decided one by one in arrival order,
+// so the outcome is exactly that of processing them singly.
 // Verdict cache: an ESTABLISHED packet judged for one egress port may reuse the decision
 // cached on its conntrack entry (per direction) when everything the decision depended on
 // is equal: policy (the cache tag changes with every set_policy()), ingress and egress
