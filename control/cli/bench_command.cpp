@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 
 #include "args.hpp"
 #include "cli.hpp"
@@ -46,7 +47,7 @@ struct Loaded {
 // The stages of the general path, then the whole engine as it runs.
 enum class Stage { Decode, Mac, Conntrack, General, Engine, kCount };
 constexpr const char* kStageNames[] = {"decode", "mac", "conntrack", "policy+rest"};
-constexpr int kGeneralStages = 4;
+constexpr int kGeneralStages = int(std::size(kStageNames));
 
 // One pass over all frames, stopping after `stage`; returns elapsed ns. `express`: frames
 // the engine's express path took (Engine pass).

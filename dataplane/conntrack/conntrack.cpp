@@ -362,9 +362,7 @@ void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {
   } else if (is_icmp_proto(d.ip_proto)) {
     return;  // keyed by type: not worth classifying twice
   }
-  lk.hash = impl_->table.hash(t);
-  lk.valid = true;
-  impl_->table.prefetch(lk.hash);
+  prepare(t, lk);
 }
 
 void Conntrack::sweep_ahead(uint64_t now_ns, uint32_t packets) {

@@ -18,7 +18,7 @@
 // port, ct state, TCP flags and source MAC; the rules the decision counted are then counted
 // again in bulk at the end of process(), so rule counters are exact at batch boundaries.
 // INVALID and RELATED packets are always judged by the policy.
-// Express path (express.cpp): a frame of that steady state (untagged IPv4 TCP/UDP) whose
+// Express path (express.cpp): a frame of that steady state (untagged IPv4/IPv6 TCP/UDP) whose
 // decision is cached is recognised from its bytes before anything changes and handled in
 // one pass with the same effects; anything else, or any check failing, takes the general
 // path. EngineCounters::express_frames counts the frames it handled.
