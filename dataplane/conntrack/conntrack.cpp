@@ -89,8 +89,8 @@ struct Conntrack::Impl {
     r.pending = created;
     r.state = (reply || (e.status & kStSeenReply)) ? CtState::Established : CtState::New;
     if (reply) e.status |= kStSeenReply;
-    if (!AcctDelta::fits(e.acct, reply, len)) spill(e, table.counters(id));
-    e.acct = AcctDelta::add(e.acct, reply, len);
+    e.acct += AcctDelta::increment(reply, len);
+    if (AcctDelta::full(e.acct)) [[unlikely]] spill(e, table.counters(id));
     if (created) {
       e.status |= kStPending;
       pending = id;
@@ -99,7 +99,7 @@ struct Conntrack::Impl {
     return r;
   }
 
-  static void spill(CtEntry& e, CtCounters& c) {
+  [[gnu::cold, gnu::noinline]] static void spill(CtEntry& e, CtCounters& c) {
     if (!(e.status & kStAcctSpilled)) {
       c = CtCounters{};
       e.status |= kStAcctSpilled;

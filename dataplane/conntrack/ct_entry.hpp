@@ -113,24 +113,33 @@ struct CtCounters {
   uint64_t bytes[2];
 };
 
-// CtEntry::acct layout: packets (12 bits) and bytes (20 bits) per direction. A field about
-// to overflow spills the whole delta into CtCounters: at most every 4096 packets, or every
-// 2^20 - 2^16 bytes, of a flow.
+// CtEntry::acct layout: packets (12 bits) and bytes (20 bits) per direction, each field's
+// top bit a guard that is clear between packets. Adding a packet (< 2^19 bytes: an IP
+// datagram is < 2^17) to fields below their guards cannot carry past the guard, so an add that sets any guard spills the
+// whole delta (exact) into CtCounters: at most every 2^11 packets, or every 2^19 - 2^16
+// bytes, of a flow. Why guards: one add and one test per packet instead of a range check
+// per field.
 struct AcctDelta {
   static constexpr uint32_t kPacketBits = 12, kByteBits = 20;
-  static constexpr uint64_t kPacketMax = (uint64_t{1} << kPacketBits) - 1;
-  static constexpr uint64_t kByteMax = (uint64_t{1} << kByteBits) - 1;
-  static int packet_shift(int dir) { return dir * int(kPacketBits); }
-  static int byte_shift(int dir) { return 2 * int(kPacketBits) + dir * int(kByteBits); }
-  static uint64_t packets(uint64_t a, int dir) { return (a >> packet_shift(dir)) & kPacketMax; }
-  static uint64_t bytes(uint64_t a, int dir) { return (a >> byte_shift(dir)) & kByteMax; }
-  // Room for one more packet of `len` (< 2^16) bytes in direction dir?
-  [[gnu::always_inline]] static bool fits(uint64_t a, int dir, uint32_t len) {
-    return packets(a, dir) < kPacketMax && bytes(a, dir) + len <= kByteMax;
+  static constexpr uint64_t kPacketMask = (uint64_t{1} << kPacketBits) - 1;
+  static constexpr uint64_t kByteMask = (uint64_t{1} << kByteBits) - 1;
+  static constexpr int packet_shift(int dir) { return dir * int(kPacketBits); }
+  static constexpr int byte_shift(int dir) { return 2 * int(kPacketBits) + dir * int(kByteBits); }
+  // The top bit of each field (fields: packets 0, packets 1, bytes 0, bytes 1).
+  static constexpr uint64_t kGuards = uint64_t{1} << (kPacketBits - 1) |
+                                      uint64_t{1} << (2 * kPacketBits - 1) |
+                                      uint64_t{1} << (2 * kPacketBits + kByteBits - 1) |
+                                      uint64_t{1} << 63;
+  static uint64_t packets(uint64_t a, int dir) { return (a >> packet_shift(dir)) & kPacketMask; }
+  static uint64_t bytes(uint64_t a, int dir) { return (a >> byte_shift(dir)) & kByteMask; }
+  // One packet of `len` bytes in direction `reply` (shifts by constants).
+  [[gnu::always_inline]] static uint64_t increment(bool reply, uint32_t len) {
+    const uint64_t l = len < kByteMask / 2 ? len : kByteMask / 2;  // never true of an IP datagram
+    return reply ? (uint64_t{1} << packet_shift(1)) + (l << byte_shift(1))
+                 : (uint64_t{1} << packet_shift(0)) + (l << byte_shift(0));
   }
-  [[gnu::always_inline]] static uint64_t add(uint64_t a, int dir, uint32_t len) {
-    return a + (uint64_t{1} << packet_shift(dir)) + (uint64_t{len} << byte_shift(dir));
-  }
+  // Must `a` (just incremented) be spilled?
+  static bool full(uint64_t a) { return (a & kGuards) != 0; }
 };
 static_assert(2 * (AcctDelta::kPacketBits + AcctDelta::kByteBits) == 64);
 

@@ -165,6 +165,27 @@ TEST(VerdictCache, PerEntryPerDirectionAndClearedOnReuse) {
   EXPECT_EQ(ct.verdict_cache(r2.entry, false).generation, 0u);
 }
 
+// The entry counts packets and bytes in small per-direction fields and moves them to wider
+// counters when one fills (every 2^11 packets or ~2^19 bytes): the totals must stay exact
+// across many such moves, in both directions, for small and for maximal datagrams.
+TEST(View, CountsStayExactAcrossManySpills) {
+  Conntrack ct(test_cfg());
+  const Pkt small = udp(kA, kB, 5000, 53, 0);         // 28-byte datagram
+  const Pkt big = udp(kB, kA, 53, 5000, 65000 - 28);  // 65000-byte datagram
+  uint64_t now = kSec;
+  constexpr uint64_t kSmall = 5000, kBig = 40;
+  for (uint64_t i = 0; i < kSmall; ++i) {
+    pass(ct, small, now);
+    if (i < kBig) pass(ct, big, now);
+  }
+  const EntryInfo e = find_entry(ct, now, kA, kProtoUdp, 5000);
+  ASSERT_TRUE(e.found);
+  EXPECT_EQ(e.v.packets[0], kSmall);
+  EXPECT_EQ(e.v.bytes[0], kSmall * 28);
+  EXPECT_EQ(e.v.packets[1], kBig);
+  EXPECT_EQ(e.v.bytes[1], kBig * 65000);
+}
+
 TEST(View, ShowsTupleStateCountersAndExpiry) {
   Conntrack ct(test_cfg());
   TcpFlow f(ct);
