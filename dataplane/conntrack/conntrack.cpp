@@ -10,15 +10,12 @@
 // Thread-safety: not thread-safe; one owner.
 #include "tapwall/conntrack.hpp"
 
-#include <cassert>
 #include <random>
 
-#include "ct_table.hpp"
+#include "conntrack_impl.hpp"
 #include "generic_tracker.hpp"
 #include "icmp_tracker.hpp"
 #include "tapwall/checksum.hpp"
-#include "tcp_window.hpp"
-#include "udp_tracker.hpp"
 
 namespace tapwall {
 
@@ -26,118 +23,11 @@ using namespace ct;
 
 namespace {
 
-// The incremental expiry sweep: spreads expiry over traffic so a full expire() pass is
-// never needed, at a bounded cost per packet. Lookups and early drop reclaim expired
-// entries too, so the sweep only has to keep dead entries from piling up: one entry per
-// kPacketsPerSweep packets, kSweepWhenTight per packet when free entries run short. (One
-// per packet cost a table line per packet: 10-25% of an established frame at 100k flows.)
-constexpr uint32_t kPacketsPerSweep = 8;
-constexpr uint32_t kSweepWhenTight = 8;
-
 uint64_t random_seed() {
   std::random_device rd;
   return (uint64_t{rd()} << 32) ^ rd();
 }
 
-}  // namespace
-
-struct Conntrack::Impl {
-  CtConfig cfg;
-  CtStats stats;
-  CtTable table;
-  uint32_t pending = kNoCtEntry;
-  uint32_t sweep_credit = 0;  // track() calls whose sweep sweep_ahead() already did
-  uint32_t sweep_owed = 0;    // packets since the last entry swept (< kPacketsPerSweep)
-  CtVerdictCache scratch;  // handed out for kNoCtEntry so a caller bug can't corrupt memory
-
-  explicit Impl(const CtConfig& c) : cfg(c), table(c.capacity, random_seed(), stats) {}
-
-  // The incremental expiry sweep's share of `packets` packets.
-  void sweep(uint64_t now_ns, uint32_t packets) {
-    const bool tight = table.size() + table.capacity() / 8 >= table.capacity();
-    if (tight) {
-      table.sweep(now_ns, packets * kSweepWhenTight);
-      return;
-    }
-    sweep_owed += packets;
-    if (sweep_owed < kPacketsPerSweep) return;
-    table.sweep(now_ns, sweep_owed / kPacketsPerSweep);
-    sweep_owed %= kPacketsPerSweep;
-  }
-
-  CtResult invalid() {
-    ++stats.invalid;
-    CtResult r;
-    r.state = CtState::Invalid;
-    return r;
-  }
-
-  CtResult full() {
-    ++stats.table_full;
-    CtResult r;
-    r.state = CtState::Invalid;  // never NEW: the packet has no entry
-    r.table_full = true;
-    return r;
-  }
-
-  // `len`: the IP datagram's length (accounting).
-  [[gnu::always_inline]] CtResult finish(uint32_t id, bool reply, bool created, uint32_t len) {
-    CtEntry& e = table.entry(id);
-    CtResult r;
-    r.entry = id;
-    r.reply = reply;
-    r.pending = created;
-    r.state = (reply || (e.status & kStSeenReply)) ? CtState::Established : CtState::New;
-    if (reply) e.status |= kStSeenReply;
-    e.acct += AcctDelta::increment(reply, len);
-    if (AcctDelta::full(e.acct)) [[unlikely]] spill(e, table.counters(id));
-    if (created) {
-      e.status |= kStPending;
-      pending = id;
-      ++stats.created;
-    }
-    return r;
-  }
-
-  [[gnu::cold, gnu::noinline]] static void spill(CtEntry& e, CtCounters& c) {
-    if (!(e.status & kStAcctSpilled)) {
-      c = CtCounters{};
-      e.status |= kStAcctSpilled;
-    }
-    for (int dir = 0; dir < 2; ++dir) {
-      c.packets[dir] += AcctDelta::packets(e.acct, dir);
-      c.bytes[dir] += AcctDelta::bytes(e.acct, dir);
-    }
-    e.acct = 0;
-  }
-
-  void drop_pending() {
-    // The engine confirms each packet before tracking the next; if it did not, forget
-    // the entry: keeping state for a packet nobody accepted would open the policy.
-    if (pending == kNoCtEntry) return;
-    table.remove(pending);
-    ++stats.discarded;
-    pending = kNoCtEntry;
-  }
-
-  // The tuple's hash: the one prepare() computed, else computed here.
-  uint64_t hash_of(const CtTuple& t, const CtLookup* lk) const {
-    if (lk == nullptr || !lk->valid) return table.hash(t);
-    assert(lk->hash == table.hash(t) && "CtLookup prepared from another packet");
-    return lk->hash;
-  }
-
-  CtResult track_tcp(const Decoded& d, std::span<const uint8_t> frame, uint64_t now,
-                     bool verify, const CtLookup* lk);
-  CtResult track_udp(const Decoded& d, std::span<const uint8_t> frame, uint64_t now,
-                     bool verify, const CtLookup* lk);
-  CtResult track_icmp(const Decoded& d, std::span<const uint8_t> frame, uint64_t now,
-                      bool verify);
-  CtResult track_generic(const Decoded& d, uint64_t now, const CtLookup* lk);
-  CtResult related(const Decoded& d, uint64_t now);
-};
-
-namespace {
 uint32_t ip_len(const Decoded& d) { return d.ip_end > d.l3_off ? d.ip_end - d.l3_off : 0; }
 
 // The original-direction tuple of a TCP/UDP packet.
@@ -276,7 +166,8 @@ CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now, const Ct
   return finish(id, reply, created, ip_len(d));
 }
 
-Conntrack::Conntrack(const CtConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Conntrack::Conntrack(const CtConfig& cfg)
+    : impl_(std::make_unique<Impl>(cfg, random_seed())) {}
 Conntrack::~Conntrack() = default;
 
 CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,
@@ -309,45 +200,6 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
   }
 }
 
-bool Conntrack::express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x) {
-  Impl& m = *impl_;
-  // A pending entry would make track() discard it first.
-  if (m.pending != kNoCtEntry) return false;
-  const uint32_t id = m.table.locate(x.key, lk.hash, lk.hint, x.reply);
-  if (id == kNoCtEntry) return false;
-  CtEntry& e = m.table.entry(id);
-  if (m.table.expired(e, now_ns) || (x.key.proto == kProtoTcp && e.tcp_state != kTcpEstablished))
-    return false;
-  if (!x.reply && !(e.status & kStSeenReply)) return false;  // NEW, not ESTABLISHED
-  x.entry = id;
-  x.vc = &e.vc[x.reply ? 1 : 0];
-  return true;
-}
-
-CtResult Conntrack::express_track(uint64_t now_ns, const CtExpress& x) {
-  Impl& m = *impl_;
-  // As track(): the sweep (which frees only expired entries, so not this one), then the
-  // tracker's course for this packet past the checks already made.
-  if (m.sweep_credit != 0)
-    --m.sweep_credit;
-  else
-    m.sweep(now_ns, 1);
-  CtEntry& e = m.table.entry(x.entry);
-  if (x.key.proto == kProtoTcp) {
-    if (tcp_packet(e, x.reply, x.tcp, m.cfg, now_ns) != TcpAction::Accept) return m.invalid();
-  } else {
-    udp_packet(e, m.cfg.timeouts, now_ns);
-  }
-  return m.finish(x.entry, x.reply, false, x.ip_len);
-}
-
-void Conntrack::prepare(const FlowKey& key, CtLookup& lk) const {
-  lk.hash = impl_->table.hash(key);
-  lk.valid = true;
-  lk.hint = CtTable::kNoRef;
-  impl_->table.prefetch(lk.hash);
-}
-
 void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {
   lk.valid = false;
   if ((d.l3 != L3Kind::Ipv4 && d.l3 != L3Kind::Ipv6) || d.is_fragment) return;
@@ -368,10 +220,6 @@ void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {
 void Conntrack::sweep_ahead(uint64_t now_ns, uint32_t packets) {
   impl_->sweep(now_ns, packets);
   impl_->sweep_credit = packets;
-}
-
-void Conntrack::prefetch_entry(CtLookup& lk) const {
-  if (lk.valid) lk.hint = impl_->table.prefetch_entries(lk.hash);
 }
 
 void Conntrack::prefetch(const Decoded& d) const {

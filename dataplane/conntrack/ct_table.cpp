@@ -32,31 +32,6 @@ CtTable::CtTable(uint32_t capacity, uint64_t seed, CtStats& stats)
   free_.reserve(entries_.size());  // reserved, not filled: its pages stay untouched until used
 }
 
-void CtTable::prefetch(uint64_t h) const { __builtin_prefetch(&buckets_[bucket_of(h)]); }
-
-uint32_t CtTable::prefetch_entries(uint64_t h) const {
-  const uint32_t sig = sig_of(h);
-  const uint32_t b = bucket_of(h);
-  const Bucket& bk = buckets_[b];
-  uint32_t m = sig_matches(bk, sig);
-  if (m == 0) {
-    // Not in the primary line: in the alternative one, or a new flow (track() reads both).
-    __builtin_prefetch(&buckets_[alt_bucket(b, sig)]);
-    return kNoRef;
-  }
-  uint32_t first = kNoRef;
-  for (; m != 0; m &= m - 1) {
-    const uint32_t ref = bk.ref[std::countr_zero(m)];
-    if (ref == kEmpty) continue;
-    if (first == kNoRef) first = ref;
-    const char* e = reinterpret_cast<const char*>(&entries_[ref >> 1]);
-    // Written by the tracker (state, expiry, windows) and by finish() (counts).
-    __builtin_prefetch(e, 1);
-    __builtin_prefetch(e + 64, 1);
-  }
-  return first;
-}
-
 void CtTable::clear_verdict_caches() {
   for (uint32_t id = 0; id < never_used_; ++id) {
     entries_[id].vc[0] = CtVerdictCache{};

@@ -139,6 +139,31 @@ inline uint32_t CtTable::sig_matches(const Bucket& bk, uint32_t sig) {
 #endif
 }
 
+inline void CtTable::prefetch(uint64_t h) const { __builtin_prefetch(&buckets_[bucket_of(h)]); }
+
+inline uint32_t CtTable::prefetch_entries(uint64_t h) const {
+  const uint32_t sig = sig_of(h);
+  const uint32_t b = bucket_of(h);
+  const Bucket& bk = buckets_[b];
+  uint32_t m = sig_matches(bk, sig);
+  if (m == 0) {
+    // Not in the primary line: in the alternative one, or a new flow (track() reads both).
+    __builtin_prefetch(&buckets_[alt_bucket(b, sig)]);
+    return kNoRef;
+  }
+  uint32_t first = kNoRef;
+  for (; m != 0; m &= m - 1) {
+    const uint32_t ref = bk.ref[std::countr_zero(m)];
+    if (ref == kEmpty) continue;
+    if (first == kNoRef) first = ref;
+    const char* e = reinterpret_cast<const char*>(&entries_[ref >> 1]);
+    // Written by the tracker (state, expiry, windows) and by finish() (counts).
+    __builtin_prefetch(e, 1);
+    __builtin_prefetch(e + 64, 1);
+  }
+  return first;
+}
+
 // Forced: gcc kept these out of line (several callers), a call per packet for a short loop.
 [[gnu::always_inline]] inline uint32_t CtTable::locate(const CtTuple& t, uint64_t h,
                                                        bool& reply) const {

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "conntrack_impl.hpp"
 #include "engine_inline.hpp"
 #include "express_frame.hpp"
 #include "tapwall/checksum.hpp"

@@ -137,7 +137,7 @@ class Conntrack {
   // meets whether or not the sweep reached it first.
   void sweep_ahead(uint64_t now_ns, uint32_t packets);
   // It keeps in lk.hint the slot it found, which express_peek() tries first.
-  void prefetch_entry(CtLookup& lk) const;
+  inline void prefetch_entry(CtLookup& lk) const;
 
   // The express path (the engine's steady state), in steps so the caller can check its
   // own conditions between them with nothing changed yet:
@@ -149,9 +149,12 @@ class Conntrack {
   //  - express_track(): then exactly what track() would do for the packet at now_ns, past
   //    the checks already made. Its state is ESTABLISHED, or INVALID when the TCP window
   //    check refuses the segment.
-  void prepare(const FlowKey& key, CtLookup& lk) const;
-  bool express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x);
-  CtResult express_track(uint64_t now_ns, const CtExpress& x);
+  // prepare(key), prefetch_entry() and these two are defined in
+  // dataplane/conntrack/conntrack_impl.hpp, inline (they run once per frame): a caller
+  // includes it.
+  inline void prepare(const FlowKey& key, CtLookup& lk) const;
+  inline bool express_peek(const CtLookup& lk, uint64_t now_ns, CtExpress& x);
+  inline CtResult express_track(uint64_t now_ns, const CtExpress& x);
 
   // Keep (accepted) or discard (!accepted) an entry track() created. No-op if !r.pending.
   void confirm(const CtResult& r, bool accepted);

@@ -4,6 +4,7 @@
 // hint from prefetch_entry(), and track exactly as track() does.
 #include <gtest/gtest.h>
 
+#include "conntrack_impl.hpp"
 #include "ct_test_util.hpp"
 
 namespace tapwall::test {
