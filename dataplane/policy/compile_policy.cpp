@@ -6,7 +6,6 @@
 // Invariants: compile() either returns a fully built policy or a ConfigError; it never
 // leaves a partially usable object. Thread-safety: compile() is reentrant.
 #include <algorithm>
-#include <bit>
 #include <unordered_map>
 
 #include "policy_impl.hpp"
@@ -212,22 +211,9 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
     fm.dst6.build(fm.dims[kDimDst]);
   }
   fm.mac.build(macs);
-  // Pack class ids into the memo key, a field never straddling two words.
-  fm.memo_ok = true;
-  int word = 0, used = 0;
-  for (int d = 0; d < kDimCount; ++d) {
-    const int width = std::bit_width(fm.dims[d].nclasses > 0 ? fm.dims[d].nclasses - 1 : 0u);
-    if (used + width > 64) ++word, used = 0;
-    if (word >= kMemoKeyWords) {
-      fm.memo_ok = false;
-      break;
-    }
-    fm.key_word_end[word] = uint8_t(d + 1);
-    fm.key_shift[d] = uint8_t(used);
-    used += width;
-  }
-  for (int w = 1; w < kMemoKeyWords; ++w)  // an unused word is an empty range
-    fm.key_word_end[w] = std::max(fm.key_word_end[w], fm.key_word_end[w - 1]);
+  // The memo key holds each class id in 16 bits (policy_impl.hpp).
+  fm.memo_ok = std::all_of(std::begin(fm.dims), std::end(fm.dims),
+                           [](const Partition& p) { return p.nclasses <= (1u << 16); });
   // The interval arrays now live in the lookup structures.
   for (auto& d : fm.dims) {
     d.starts = {};

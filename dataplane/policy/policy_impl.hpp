@@ -95,11 +95,9 @@ struct FamilyMatcher {
   uint32_t forward = 0;
   std::vector<EitherAux> aux;            // sorted by rule_bit
   std::vector<uint32_t> aux_word_begin;  // aux entries of rule word w: [begin[w], begin[w+1])
-  // Memo key packing: class id of dim d goes at bit key_shift[d] of a key word; words are
-  // filled in dimension order, word w holding dims [key_word_end[w-1], key_word_end[w]).
-  // memo_ok is false when the class ids do not fit kMemoKeyWords words (never memoized).
-  uint8_t key_word_end[kMemoKeyWords] = {};
-  uint8_t key_shift[kDimCount] = {};
+  // Memo key: dimension d's class id in bits 16*(d%4) of word d/4. memo_ok is false when a
+  // dimension has more than 2^16 classes (tens of thousands of distinct address or port
+  // ranges): such a policy's packets are never memoized.
   bool memo_ok = false;
 };
 
