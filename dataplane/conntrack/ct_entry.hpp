@@ -115,10 +115,10 @@ struct CtCounters {
 
 // CtEntry::acct layout: packets (12 bits) and bytes (20 bits) per direction, each field's
 // top bit a guard that is clear between packets. Adding a packet (< 2^19 bytes: an IP
-// datagram is < 2^17) to fields below their guards cannot carry past the guard, so an add that sets any guard spills the
-// whole delta (exact) into CtCounters: at most every 2^11 packets, or every 2^19 - 2^16
-// bytes, of a flow. Why guards: one add and one test per packet instead of a range check
-// per field.
+// datagram is < 2^17) to fields below their guards cannot carry past the guard, so an add
+// that sets any guard spills the whole delta (exact) into CtCounters: at most every 2^11
+// packets, or every 2^19 - 2^16 bytes, of a flow. Why guards: one add and one test per
+// packet instead of a range check per field.
 struct AcctDelta {
   static constexpr uint32_t kPacketBits = 12, kByteBits = 20;
   static constexpr uint64_t kPacketMask = (uint64_t{1} << kPacketBits) - 1;
@@ -134,7 +134,7 @@ struct AcctDelta {
   static uint64_t bytes(uint64_t a, int dir) { return (a >> byte_shift(dir)) & kByteMask; }
   // One packet of `len` bytes in direction `reply` (shifts by constants).
   [[gnu::always_inline]] static uint64_t increment(bool reply, uint32_t len) {
-    const uint64_t l = len < kByteMask / 2 ? len : kByteMask / 2;  // never true of an IP datagram
+    const uint64_t l = len < kByteMask / 2 ? len : kByteMask / 2;  // an IP datagram is < 2^17
     return reply ? (uint64_t{1} << packet_shift(1)) + (l << byte_shift(1))
                  : (uint64_t{1} << packet_shift(0)) + (l << byte_shift(0));
   }
@@ -142,5 +142,10 @@ struct AcctDelta {
   static bool full(uint64_t a) { return (a & kGuards) != 0; }
 };
 static_assert(2 * (AcctDelta::kPacketBits + AcctDelta::kByteBits) == 64);
+static_assert(AcctDelta::kGuards ==
+              (uint64_t{1} << (AcctDelta::packet_shift(0) + AcctDelta::kPacketBits - 1) |
+               uint64_t{1} << (AcctDelta::packet_shift(1) + AcctDelta::kPacketBits - 1) |
+               uint64_t{1} << (AcctDelta::byte_shift(0) + AcctDelta::kByteBits - 1) |
+               uint64_t{1} << (AcctDelta::byte_shift(1) + AcctDelta::kByteBits - 1)));
 
 }  // namespace tapwall::ct
