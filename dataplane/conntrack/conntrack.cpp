@@ -40,6 +40,22 @@ CtTuple port_tuple(const Decoded& d, uint8_t proto) {
   t.proto = proto;
   return t;
 }
+
+// The tuple prepare() hashes for `d` (the one track_tcp/track_udp/track_generic build), or
+// false when `d` is not hashed up front: not IP, a fragment, or ICMP (keyed by type: not
+// worth classifying twice).
+[[gnu::always_inline]] inline bool lookup_tuple(const Decoded& d, CtTuple& t) {
+  if ((d.l3 != L3Kind::Ipv4 && d.l3 != L3Kind::Ipv6) || d.is_fragment) return false;
+  if (is_icmp_proto(d.ip_proto)) return false;
+  t.src = d.src_ip;
+  t.dst = d.dst_ip;
+  t.proto = d.ip_proto;
+  if (d.ip_proto == kProtoTcp || d.ip_proto == kProtoUdp) {
+    t.sport = d.sport;
+    t.dport = d.dport;
+  }
+  return true;
+}
 }  // namespace
 
 // Inline into track(): nearly every packet a bridge tracks is TCP.
@@ -202,19 +218,8 @@ CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint
 
 void Conntrack::prepare(const Decoded& d, CtLookup& lk) const {
   lk.valid = false;
-  if ((d.l3 != L3Kind::Ipv4 && d.l3 != L3Kind::Ipv6) || d.is_fragment) return;
-  // The same tuple track_tcp/track_udp/track_generic build.
   CtTuple t;
-  t.src = d.src_ip;
-  t.dst = d.dst_ip;
-  t.proto = d.ip_proto;
-  if (d.ip_proto == kProtoTcp || d.ip_proto == kProtoUdp) {
-    t.sport = d.sport;
-    t.dport = d.dport;
-  } else if (is_icmp_proto(d.ip_proto)) {
-    return;  // keyed by type: not worth classifying twice
-  }
-  prepare(t, lk);
+  if (lookup_tuple(d, t)) prepare(t, lk);
 }
 
 void Conntrack::sweep_ahead(uint64_t now_ns, uint32_t packets) {
@@ -223,8 +228,10 @@ void Conntrack::sweep_ahead(uint64_t now_ns, uint32_t packets) {
 }
 
 void Conntrack::prefetch(const Decoded& d) const {
-  CtLookup lk;
-  prepare(d, lk);
+  // Not through prepare(d, lk): with lk discarded, gcc deleted that call (to it a prefetch
+  // is no side effect), and the prefetch with it.
+  CtTuple t;
+  if (lookup_tuple(d, t)) impl_->table.prefetch(impl_->table.hash(t));
 }
 
 void Conntrack::clear_verdict_caches() { impl_->table.clear_verdict_caches(); }

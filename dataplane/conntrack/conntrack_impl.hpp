@@ -128,14 +128,14 @@ struct Conntrack::Impl {
   CtResult related(const Decoded& d, uint64_t now);
 };
 
-inline void Conntrack::prepare(const FlowKey& key, CtLookup& lk) const {
+[[gnu::always_inline]] inline void Conntrack::prepare(const FlowKey& key, CtLookup& lk) const {
   lk.hash = impl_->table.hash(key);
   lk.valid = true;
   lk.hint = ct::CtTable::kNoRef;
   impl_->table.prefetch(lk.hash);
 }
 
-inline void Conntrack::prefetch_entry(CtLookup& lk) const {
+[[gnu::always_inline]] inline void Conntrack::prefetch_entry(CtLookup& lk) const {
   if (lk.valid) lk.hint = impl_->table.prefetch_entries(lk.hash);
 }
 

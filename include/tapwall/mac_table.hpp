@@ -118,10 +118,12 @@ class MacTable {
   bool find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntryView& out) const;
   // Hint: start loading the slot (mac, vlan) hashes to. For a batch, prefetch every frame's
   // addresses first, then learn()/lookup(): large tables then overlap their cache misses.
-  void prefetch(const MacAddr& mac, uint16_t vlan) const {
+  // Forced inline: gcc counts a function whose only effect is a prefetch as free of side
+  // effects and deletes calls to it, so a prefetch left out of line never happens.
+  [[gnu::always_inline]] void prefetch(const MacAddr& mac, uint16_t vlan) const {
     prefetch_key(mac_detail::make_key(mac, vlan));
   }
-  void prefetch_key(uint64_t key) const {
+  [[gnu::always_inline]] void prefetch_key(uint64_t key) const {
     const mac_detail::Slot* s = &slots_[mac_detail::mix(key, seed_) & mask_];
     __builtin_prefetch(s);
     // A 24-byte slot may straddle two cache lines.
