@@ -56,6 +56,7 @@ CtTuple port_tuple(const Decoded& d, uint8_t proto) {
   }
   return true;
 }
+
 }  // namespace
 
 // Inline into track(): nearly every packet a bridge tracks is TCP.
