@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "frame_builder.hpp"
+#include "outcome_compare.hpp"
 #include "tapwall/engine.hpp"
 #include "tapwall/rules_parser.hpp"
 
@@ -267,12 +268,7 @@ void expect_same_outcome(const FrameOutcome& x, const FrameOutcome& y) {
   EXPECT_EQ(x.reason, y.reason);
   EXPECT_EQ(x.csum_partial, y.csum_partial);
   ASSERT_EQ(x.n_per, y.n_per);
-  for (uint8_t k = 0; k < x.n_per; ++k) {
-    EXPECT_EQ(x.per[k].port, y.per[k].port);
-    EXPECT_EQ(x.per[k].accept, y.per[k].accept);
-    EXPECT_EQ(x.per[k].rule, y.per[k].rule);
-    EXPECT_EQ(x.per[k].reason, y.per[k].reason);
-  }
+  test::expect_same_port_verdicts(x, y);
 }
 
 using CtRow = std::tuple<uint8_t, std::array<uint8_t, 16>, std::array<uint8_t, 16>, uint16_t, uint16_t, std::string, bool, bool,

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "frame_builder.hpp"
+#include "outcome_compare.hpp"
 #include "tapwall/engine.hpp"
 #include "tapwall/rules_parser.hpp"
 
@@ -182,12 +183,7 @@ void expect_same(const RunResult& a, const RunResult& b) {
     EXPECT_EQ(x.ct, y.ct);
     EXPECT_EQ(x.reason, y.reason);
     ASSERT_EQ(x.n_per, y.n_per);
-    for (uint8_t k = 0; k < x.n_per; ++k) {
-      EXPECT_EQ(x.per[k].port, y.per[k].port);
-      EXPECT_EQ(x.per[k].accept, y.per[k].accept);
-      EXPECT_EQ(x.per[k].rule, y.per[k].rule);
-      EXPECT_EQ(x.per[k].reason, y.per[k].reason);
-    }
+    test::expect_same_port_verdicts(x, y);
   }
   EXPECT_EQ(a.rule_packets, b.rule_packets);
   EXPECT_EQ(a.rule_bytes, b.rule_bytes);
