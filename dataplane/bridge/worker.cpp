@@ -343,13 +343,17 @@ void Worker::transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq) {
       if (status[k] == TxStatus::Sent) continue;
       // The copy toward p is lost after all: turn it into a drop the recorder explains.
       FrameOutcome& o = out[tx_owner_[p][k]];
+      const DropReason why =
+          status[k] == TxStatus::MtuExceeded ? DropReason::MtuExceeded : DropReason::TxError;
       o.to &= ~(PortMask{1} << p);
       for (uint8_t v = 0; v < o.n_per; ++v) {
         if (o.per[v].port != p) continue;
         o.per[v].accept = false;
-        o.per[v].reason = status[k] == TxStatus::MtuExceeded ? DropReason::MtuExceeded : DropReason::TxError;
+        o.per[v].reason = why;
       }
-      if (o.n_per == 0) o.reason = status[k] == TxStatus::MtuExceeded ? DropReason::MtuExceeded : DropReason::TxError;
+      if (o.n_per == 0) o.reason = why;
+      // Per lost copy, as the engine counts its own drops (what `ctl show drops` prints).
+      extra_.by_reason[static_cast<std::size_t>(why)]++;
     }
   }
   if (trace_ || dump_) tap_outcomes(out);

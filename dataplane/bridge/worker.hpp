@@ -131,7 +131,7 @@ class Worker {
   // Worker-owned counters, published with the engine's.
   std::vector<std::array<uint64_t, kDropReasonCount>> drops_by_port_;
   WorkerStats ws_;
-  EngineCounters extra_;  // drops outside the engine (handoff overflow)
+  EngineCounters extra_;  // drops outside the engine (handoff overflow, failed TX)
   mutable std::mutex stats_mu_;
   BridgeStats stats_;  // this worker's snapshot
 };
