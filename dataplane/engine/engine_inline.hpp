@@ -5,6 +5,7 @@
 #pragma once
 
 #include <bit>
+#include <cassert>
 
 #include "tapwall/engine.hpp"
 
@@ -85,7 +86,10 @@ inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m, 0); }
                                                              uint64_t src_mac,
                                                              uint8_t tcp_flags, PortId in,
                                                              PortId out, CtState ct) const {
-  if (slot.generation != vc_tag_ || slot.rule >= records_.size()) return kNoCtEntry;
+  // records_ is only emptied with a new tag (reset_verdict_cache), so a slot of this tag
+  // names an existing record.
+  if (slot.generation != vc_tag_) return kNoCtEntry;
+  assert(slot.rule < records_.size());
   const VerdictRecord& r = records_[slot.rule];
   if (r.in == in && r.out == out && r.ct == ct && r.tcp_flags == tcp_flags &&
       r.src_mac == src_mac)

@@ -99,7 +99,10 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   MacTable& mac = *mac_;  // loaded once: the calls below could (for the compiler) change mac_
   Conntrack& conntrack = *ct_;
   const uint64_t src = x.src_key, dst = x.dst_key;  // = mac_key() of each
-  if ((x.eth[0] & 1) || (x.eth[6] & 1) || src == 0 || src == dst) return false;
+  // A key's bit 0 is its address's group bit (the first byte's lowest bit, as the key
+  // holds the bytes in memory order on a little-endian machine): both at once.
+  static_assert(std::endian::native == std::endian::little);
+  if (((src | dst) & 1) || src == 0 || src == dst) return false;
   const PortId in = f.in;
   const PortId p = mac.lookup_key(dst, f.ts_ns);
   if (p == kNoPort || p == in) return false;

@@ -5,8 +5,8 @@
 // frames can still go wrong: TCP and UDP flows over IPv4 and IPv6, some VLAN-tagged,
 // through handshakes and data both ways; segments out of the window, with other flags,
 // with bad IPv4 or L4 checksums (and unfinished offloaded ones); stations moving between
-// ports; frames to the host, to multicast, to themselves; time jumps past timeouts and
-// MAC ageing; a policy swap in the middle.
+// ports; frames to the host, to multicast, to themselves, from a group address; time jumps
+// past timeouts and MAC ageing; a policy swap in the middle.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -168,7 +168,10 @@ class Traffic {
     const Station& src = st_[from_guest ? f.guest : f.lan];
     const Station& dst = st_[from_guest ? f.lan : f.guest];
     FrameBuilder b;
-    b.eth(dst.mac, src.mac);
+    // Now and then from a group address (refused at L2 admission) on a live flow.
+    MacAddr smac = src.mac;
+    if (pick(50) == 0) smac.b[0] |= 1;
+    b.eth(dst.mac, smac);
     if (f.vlan) b.vlan(f.vlan);
     if (f.v6)
       b.ipv6({.src = src.v6, .dst = dst.v6});
