@@ -2,6 +2,7 @@
 #include "worker.hpp"
 
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +18,15 @@ uint64_t monotonic_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// Traffic is dense (BridgeOptions::rx_coalesce_ns) when frames came faster than one per
+// this gap: 100k frames/s, where a wake-up per frame (a few us here) starts to cost a core.
+constexpr uint64_t kDenseGapNs = 10000;
+
+void pause_ns(uint32_t ns) {
+  const timespec ts{0, long(ns)};
+  (void)::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
 }
 
 // Cookie of a frame in a batch: which round, which slot of the batch. Frames released
@@ -143,6 +153,9 @@ Worker::~Worker() = default;
 
 void Worker::run(const std::atomic<bool>& stop) {
   running_ = true;
+  // The coalescing pause is tens of microseconds: the default 50 us timer slack would
+  // double it.
+  if (sh_.opts.rx_coalesce_ns != 0) (void)::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   std::vector<pollfd> fds(ports_.size());
   for (std::size_t i = 0; i < ports_.size(); ++i) fds[i] = {ports_[i]->fd(), POLLIN, 0};
   last_expire_ = monotonic_ns();
@@ -163,7 +176,12 @@ void Worker::run(const std::atomic<bool>& stop) {
     busy = false;
     if (ready > 0) {
       pick_up_changes();  // the frames that woke us are judged by what is current now
-      busy = round(now) > 0;
+      const std::size_t got = round(now);
+      busy = got > 0;
+      if (busy && !rx_full_ && sh_.opts.rx_coalesce_ns != 0 &&
+          got * kDenseGapNs >= now - last_round_ns_)
+        pause_ns(sh_.opts.rx_coalesce_ns);
+      last_round_ns_ = now;
     }
     if (now - last_expire_ >= sh_.opts.expire_every_ns) {
       out_.clear();
@@ -269,8 +287,10 @@ std::size_t Worker::round(uint64_t now) {
   ++batch_seq_;
   if (multi_) announcer_->apply(*engine_);  // stations announced while we polled
   std::size_t n = 0, handed = 0;
+  rx_full_ = false;
   for (std::size_t p = 0; p < ports_.size(); ++p) {
     std::size_t got = ports_[p]->rx_burst(rx_[p]);
+    rx_full_ |= got == rx_[p].size();
     for (std::size_t k = 0; k < got; ++k) {
       const RxFrame& r = rx_[p][k];
       const uint64_t ts = r.ts_ns ? r.ts_ns : now;

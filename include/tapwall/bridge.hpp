@@ -59,6 +59,13 @@ class PolicySlot {
 struct BridgeOptions {
   uint32_t burst = 64;           // frames read per port per round
   int poll_timeout_ms = 50;      // idle wait; also the grain of stop/reload/control response
+  // Under dense traffic (frames arriving faster than one per 10 us), after a round that
+  // emptied every ring without filling a burst, wait this long for frames to gather before
+  // reading again (0: never; go straight back to poll()). The AF_PACKET ring wakes poll()
+  // per frame, so without it a flood the worker keeps up with costs a wake-up per frame or
+  // two (drop flood, bridge CPU per frame: ~3.6 us without, 0.9 us with 50 us, 0.7 us with
+  // 100 us). Sparse traffic (a ping and its reply) is never held back.
+  uint32_t rx_coalesce_ns = 100000;
   uint64_t expire_every_ns = 1000000000ull;
   std::size_t handoff_ring_bytes = 0;  // per (from, to) worker pair; 0: a default by count
 };
