@@ -1,8 +1,18 @@
 // AfPacketPort (see af_packet_port.hpp).
-// Invariants: the ring is block based (TPACKET_V3, 256 KiB blocks so a 64 KiB GSO
-// super-frame always fits whole); frames cut by the ring (tp_snaplen < tp_len) are counted
-// and skipped, never forwarded truncated. Block status words are shared with the kernel and
-// accessed with acquire/release ordering.
+// Why TPACKET_V2 (a slot per frame) and not V3 (frames packed in blocks): V3 hands user
+// space whole blocks, and a block that does not fill is handed over only when its retire
+// timer fires (>= 1 ms), so a lightly loaded port added ~0.5 ms to every frame (ping
+// through the bridge: ~1 ms p50 against the kernel bridge's 0.13). A V2 slot is ours, and
+// poll() wakes, as soon as the kernel has written it.
+// Slots hold an MTU-sized frame. A larger one (a GSO super-frame) is cut in its slot and,
+// with PACKET_COPY_THRESH, also queued whole on the socket, before the slot is marked
+// TP_STATUS_COPY; it is read from there with recvmsg(). Only such frames are queued, in
+// ring order, so the n-th TP_STATUS_COPY slot is the n-th queued frame.
+// Invariants: slots are handed back to the kernel only in rx_done(), in ring order, after
+// every frame of theirs was returned; every TP_STATUS_COPY slot's frame is taken off the
+// socket queue when its slot is read, delivered or not (else the queue would fall out of
+// step with the ring); frames are never forwarded truncated (counted, skipped). Slot status
+// words are shared with the kernel and accessed with acquire/release ordering.
 // Thread-safety: one thread.
 #include "af_packet_port.hpp"
 
@@ -13,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -32,31 +43,51 @@ namespace tapwall::port_detail {
 
 namespace {
 
-constexpr uint32_t kBlockSize = 256 * 1024;
-constexpr uint32_t kFrameSize = 2048;  // only a unit the kernel validates; V3 packs frames
+constexpr uint32_t kBlockSize = 256 * 1024;  // the ring's allocation unit (slots per block)
+// Room in a slot before the frame: tpacket2_hdr, sockaddr_ll, the virtio header, alignment
+// (the kernel puts the MAC header at 76 bytes with a virtio header).
+constexpr uint32_t kSlotHeadroom = 128;
 // 32 MiB: a virtio guest's 64 KiB TSO super-frames fill a 4 MiB ring within a few ms of
 // the worker not being scheduled (seen: ring drops and TCP retransmits on a loaded host).
 constexpr std::size_t kDefaultRing = 32 * 1024 * 1024;
-constexpr uint32_t kRetireTimeoutMs = 1;  // a half-full block reaches us within 1 ms
 constexpr std::size_t kVnetLen = sizeof(VirtioNetHdr);
+// Frames read whole from the socket queue: up to this size (a V3 block's worth, as before:
+// GSO super-frames are at most 64 KiB unless BIG TCP is on); a larger one is counted as
+// truncated and skipped.
+constexpr std::size_t kMaxQueuedFrame = kBlockSize;
+// Per-burst scratch: VLAN re-insertion and frames read from the socket queue.
+constexpr std::size_t kScratch = 4 * kMaxQueuedFrame;
+
+// A power of two (so slots tile a block) that holds an MTU-sized frame with a VLAN tag.
+uint32_t slot_size(uint32_t mtu) {
+  return std::bit_ceil(std::max<uint32_t>(2048, kSlotHeadroom + 14 + 4 + mtu));
+}
 
 class AfPacketPort final : public Port {
  public:
-  AfPacketPort(std::string name, int ifindex, uint32_t mtu, UniqueFd fd, uint8_t* ring,
-               uint32_t block_nr, bool vnet)
+  // The ring: block_nr blocks of block_size bytes, each holding block_size / slot_size slots.
+  struct Ring {
+    uint8_t* base = nullptr;
+    uint32_t block_size = 0, block_nr = 0, slot_size = 0;
+    uint32_t slots_per_block() const { return block_size / slot_size; }
+    uint32_t slot_nr() const { return slots_per_block() * block_nr; }
+    std::size_t bytes() const { return std::size_t(block_size) * block_nr; }
+  };
+
+  AfPacketPort(std::string name, int ifindex, uint32_t mtu, UniqueFd fd, Ring ring, bool vnet)
       : name_(std::move(name)),
         ifindex_(ifindex),
         mtu_(mtu),
         fd_(std::move(fd)),
         ring_(ring),
-        block_nr_(block_nr),
+        slot_nr_(ring.slot_nr()),
         vnet_(vnet),
-        scratch_(kBlockSize + 64),
+        scratch_(kScratch),
         prep_(TxCaps{vnet, mtu}),
         msgs_(TxPrep::kDefaultPieces),
         iov_(2 * TxPrep::kDefaultPieces) {}
 
-  ~AfPacketPort() override { ::munmap(ring_, std::size_t(kBlockSize) * block_nr_); }
+  ~AfPacketPort() override { ::munmap(ring_.base, ring_.bytes()); }
 
   const std::string& name() const override { return name_; }
   int ifindex() const override { return ifindex_; }
@@ -75,31 +106,34 @@ class AfPacketPort final : public Port {
   std::size_t do_tx_burst(std::span<const TxFrame> frames, std::span<TxStatus> status) override;
 
  private:
-  tpacket_block_desc* block(uint32_t i) {
-    return reinterpret_cast<tpacket_block_desc*>(ring_ + std::size_t(i) * kBlockSize);
+  tpacket2_hdr* slot(uint32_t i) {
+    const uint32_t per = ring_.slots_per_block();
+    return reinterpret_cast<tpacket2_hdr*>(ring_.base + std::size_t(i / per) * ring_.block_size +
+                                           std::size_t(i % per) * ring_.slot_size);
   }
-  // Fills `f` from the ring frame `h`; false when it must wait for the next burst (scratch
-  // full). `skip` is set for frames that are not delivered at all.
-  bool take_frame(const tpacket3_hdr* h, RxFrame& f, bool& skip);
+  // Fills `f` from the slot `h`; false when it must wait for the next burst (scratch full).
+  // `skip` is set for frames that are not delivered at all.
+  bool take_frame(const tpacket2_hdr* h, RxFrame& f, bool& skip);
+  // The frame queued for a TP_STATUS_COPY slot, read into the scratch buffer 4 bytes in
+  // (room for a VLAN tag); its length, or 0 if it was larger than kMaxQueuedFrame or
+  // missing. `vnet` receives its virtio header.
+  std::size_t read_queued(uint8_t* to, uint8_t* vnet);
+  void discard_queued();
   void send_pieces(std::span<TxPiece> pieces, std::span<TxStatus> status);
 
   std::string name_;
   int ifindex_;
   uint32_t mtu_;
   UniqueFd fd_;
-  uint8_t* ring_;
-  uint32_t block_nr_;
+  Ring ring_;
+  uint32_t slot_nr_;
   bool vnet_;
   int fanout_ = -1;
 
-  // RX cursor: the block being read, and the next frame in it.
-  uint32_t cur_block_ = 0;
-  bool in_block_ = false;
-  uint32_t pkts_left_ = 0;
-  const uint8_t* next_pkt_ = nullptr;
-  uint32_t to_release_ = 0;      // finished blocks, starting at release_from_
+  // RX: slots [release_from_, release_from_ + to_release_) were read this burst.
+  uint32_t to_release_ = 0;
   uint32_t release_from_ = 0;
-  std::vector<uint8_t> scratch_;  // VLAN re-insertion, valid until rx_done()
+  std::vector<uint8_t> scratch_;  // valid until rx_done()
   std::size_t scratch_used_ = 0;
   uint64_t burst_ts_ = 0;
 
@@ -109,41 +143,85 @@ class AfPacketPort final : public Port {
   PortStats st_;
 };
 
-bool AfPacketPort::take_frame(const tpacket3_hdr* h, RxFrame& f, bool& skip) {
+std::size_t AfPacketPort::read_queued(uint8_t* to, uint8_t* vnet) {
+  iovec iov[2] = {{vnet, kVnetLen}, {to, kMaxQueuedFrame}};
+  msghdr m{};
+  m.msg_iov = vnet_ ? iov : iov + 1;
+  m.msg_iovlen = vnet_ ? 2 : 1;
+  ssize_t r;
+  do {
+    r = ::recvmsg(fd_.get(), &m, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  const std::size_t head = vnet_ ? kVnetLen : 0;
+  if (r < ssize_t(head + sizeof(EthHeader)) || (m.msg_flags & MSG_TRUNC)) return 0;
+  return std::size_t(r) - head;
+}
+
+void AfPacketPort::discard_queued() {
+  uint8_t head[kVnetLen + sizeof(EthHeader)];  // the rest of the frame is dropped with it
+  while (::recv(fd_.get(), head, sizeof head, MSG_DONTWAIT | MSG_TRUNC) < 0 && errno == EINTR) {
+  }
+}
+
+bool AfPacketPort::take_frame(const tpacket2_hdr* h, RxFrame& f, bool& skip) {
   skip = false;
+  const uint32_t status = h->tp_status;
+  const bool queued = status & TP_STATUS_COPY;
   const auto* sll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
-                                                         TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+                                                         TPACKET_ALIGN(sizeof(tpacket2_hdr)));
   // Belt and braces for kernels without PACKET_IGNORE_OUTGOING.
   if (sll->sll_pkttype == PACKET_OUTGOING) {
+    if (queued) discard_queued();
     skip = true;
     return true;
   }
-  if (h->tp_snaplen < h->tp_len || h->tp_snaplen < sizeof(EthHeader)) {
+  const bool tagged = status & TP_STATUS_VLAN_VALID;
+  const uint8_t* data = reinterpret_cast<const uint8_t*>(h) + h->tp_mac;
+  const uint8_t* vnet = data - kVnetLen;
+  std::size_t len = h->tp_snaplen;
+  uint8_t* p = scratch_.data() + scratch_used_;  // where a rebuilt frame goes
+  if (queued) {
+    if (scratch_.size() - scratch_used_ < 4 + kMaxQueuedFrame + kVnetLen) return false;
+    uint8_t* head = p + 4 + kMaxQueuedFrame;  // the virtio header, past the frame's room
+    len = read_queued(p + 4, head);
+    data = p + 4;
+    vnet = head;
+    if (len == 0) {
+      ++st_.rx_truncated;
+      skip = true;
+      return true;
+    }
+  } else if (len < h->tp_len) {
+    ++st_.rx_truncated;  // larger than a slot and not queued (receive buffer full)
+    skip = true;
+    return true;
+  }
+  if (len < sizeof(EthHeader)) {
     ++st_.rx_truncated;
     skip = true;
     return true;
   }
-  const uint8_t* data = reinterpret_cast<const uint8_t*>(h) + h->tp_mac;
-  std::size_t len = h->tp_snaplen;
-  const uint32_t status = h->tp_status;
-  const bool tagged = status & TP_STATUS_VLAN_VALID;
   if (tagged) {
-    if (scratch_.size() - scratch_used_ < len + 4) return false;
-    uint8_t* p = scratch_.data() + scratch_used_;
+    if (!queued && scratch_.size() - scratch_used_ < len + 4) return false;
     const uint16_t tpid =
-        (status & TP_STATUS_VLAN_TPID_VALID) && h->hv1.tp_vlan_tpid ? h->hv1.tp_vlan_tpid : 0x8100;
-    std::memcpy(p, data, 12);
+        (status & TP_STATUS_VLAN_TPID_VALID) && h->tp_vlan_tpid ? h->tp_vlan_tpid : 0x8100;
+    if (queued) {
+      std::memmove(p, data, 12);  // read 4 bytes in: the tag goes between
+    } else {
+      std::memcpy(p, data, 12);
+      std::memcpy(p + 16, data + 12, len - 12);
+    }
     store_be16(p + 12, tpid);
-    store_be16(p + 14, uint16_t(h->hv1.tp_vlan_tci));
-    std::memcpy(p + 16, data + 12, len - 12);
+    store_be16(p + 14, uint16_t(h->tp_vlan_tci));
     scratch_used_ += len + 4;
     f.bytes = {p, len + 4};
   } else {
+    if (queued) scratch_used_ += len + 4;
     f.bytes = {data, len};
   }
   const bool not_ready = status & TP_STATUS_CSUMNOTREADY;
   if (vnet_) {
-    f.offload = offload_from_vnet(data - kVnetLen);
+    f.offload = offload_from_vnet(vnet);
     if (tagged) {  // the kernel's offsets count from the frame without its tag
       if (f.offload.needs_csum()) f.offload.csum_start = uint16_t(f.offload.csum_start + 4);
       if (f.offload.hdr_len) f.offload.hdr_len = uint16_t(f.offload.hdr_len + 4);
@@ -161,25 +239,12 @@ std::size_t AfPacketPort::rx_burst(std::span<RxFrame> out) {
   if (to_release_) rx_done();  // the caller skipped rx_done(): its frames are gone anyway
   burst_ts_ = monotonic_ns();
   std::size_t n = 0;
-  while (n < out.size()) {
-    if (!in_block_) {
-      auto* bd = block(cur_block_);
-      if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
-      pkts_left_ = bd->hdr.bh1.num_pkts;
-      next_pkt_ = reinterpret_cast<const uint8_t*>(bd) + bd->hdr.bh1.offset_to_first_pkt;
-      in_block_ = true;
-    }
-    if (pkts_left_ == 0) {
-      in_block_ = false;
-      ++to_release_;
-      cur_block_ = (cur_block_ + 1) % block_nr_;
-      continue;
-    }
-    const auto* h = reinterpret_cast<const tpacket3_hdr*>(next_pkt_);
+  while (n < out.size() && to_release_ < slot_nr_) {
+    const tpacket2_hdr* h = slot((release_from_ + to_release_) % slot_nr_);
+    if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
     bool skip = false;
     if (!take_frame(h, out[n], skip)) break;
-    next_pkt_ += h->tp_next_offset;
-    --pkts_left_;
+    ++to_release_;
     if (skip) continue;
     ++st_.rx_frames;
     st_.rx_bytes += out[n].bytes.size();
@@ -189,17 +254,16 @@ std::size_t AfPacketPort::rx_burst(std::span<RxFrame> out) {
 }
 
 void AfPacketPort::rx_done() {
-  for (uint32_t i = 0; i < to_release_; ++i) {
-    auto* bd = block((release_from_ + i) % block_nr_);
-    __atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-  }
-  release_from_ = (release_from_ + to_release_) % block_nr_;
+  for (uint32_t i = 0; i < to_release_; ++i)
+    __atomic_store_n(&slot((release_from_ + i) % slot_nr_)->tp_status, TP_STATUS_KERNEL,
+                     __ATOMIC_RELEASE);
+  release_from_ = (release_from_ + to_release_) % slot_nr_;
   to_release_ = 0;
   scratch_used_ = 0;
 }
 
 PortStats AfPacketPort::stats() {
-  tpacket_stats_v3 ks{};
+  tpacket_stats ks{};
   socklen_t len = sizeof ks;
   if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0)
     st_.rx_ring_drops += ks.tp_drops;  // the kernel resets its counters on every read
@@ -256,27 +320,36 @@ std::variant<std::unique_ptr<Port>, PortError> open_af_packet_port(const PortOpt
   // Order matters: the vnet header size is fixed when the ring is created.
   bool vnet = opts.vnet_hdr;
   if (vnet && set_int(fd.get(), PACKET_VNET_HDR, 1) != 0) vnet = false;  // TX then segments
-  if (set_int(fd.get(), PACKET_VERSION, TPACKET_V3) != 0)
-    return errno_error(errno, "PACKET_VERSION TPACKET_V3");
-  const std::size_t ring = opts.ring_bytes ? opts.ring_bytes : kDefaultRing;
-  const uint32_t block_nr = uint32_t(std::max<std::size_t>(2, ring / kBlockSize));
-  tpacket_req3 req{};
-  req.tp_block_size = kBlockSize;
-  req.tp_block_nr = block_nr;
-  req.tp_frame_size = kFrameSize;
-  req.tp_frame_nr = kBlockSize / kFrameSize * block_nr;
-  req.tp_retire_blk_tov = kRetireTimeoutMs;
+  if (set_int(fd.get(), PACKET_VERSION, TPACKET_V2) != 0)
+    return errno_error(errno, "PACKET_VERSION TPACKET_V2");
+  AfPacketPort::Ring ring;
+  ring.slot_size = slot_size(uint32_t(mtu));
+  ring.block_size = std::max(kBlockSize, ring.slot_size);
+  const std::size_t ring_bytes = opts.ring_bytes ? opts.ring_bytes : kDefaultRing;
+  ring.block_nr = uint32_t(std::max<std::size_t>(2, ring_bytes / ring.block_size));
+  tpacket_req req{};
+  req.tp_block_size = ring.block_size;
+  req.tp_block_nr = ring.block_nr;
+  req.tp_frame_size = ring.slot_size;
+  req.tp_frame_nr = ring.slot_nr();
   if (::setsockopt(fd.get(), SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
     return errno_error(errno, "PACKET_RX_RING");
-  void* map = ::mmap(nullptr, std::size_t(kBlockSize) * block_nr, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_POPULATE, fd.get(), 0);
+  void* map = ::mmap(nullptr, ring.bytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                     fd.get(), 0);
   if (map == MAP_FAILED) return errno_error(errno, "mmap rx ring");
-  auto* ring_ptr = static_cast<uint8_t*>(map);
+  ring.base = static_cast<uint8_t*>(map);
   auto fail = [&](const char* what) {
     const int e = errno;
-    ::munmap(map, std::size_t(kBlockSize) * block_nr);
+    ::munmap(map, ring.bytes());
     return errno_error(e, std::string(what) + " " + opts.name);
   };
+  // Frames larger than a slot are queued whole on the socket too (any non-zero threshold),
+  // while the queue is under the receive buffer: make that as large as the ring (root may
+  // exceed rmem_max; otherwise what rmem_max allows).
+  if (set_int(fd.get(), PACKET_COPY_THRESH, 1) != 0) return fail("PACKET_COPY_THRESH");
+  const int rcvbuf = int(std::min<std::size_t>(ring_bytes, 1u << 30));
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   // Older kernels lack PACKET_IGNORE_OUTGOING; the ring reader then skips PACKET_OUTGOING.
   (void)set_int(fd.get(), PACKET_IGNORE_OUTGOING, 1);
   if (set_int(fd.get(), PACKET_QDISC_BYPASS, 1) != 0) return fail("PACKET_QDISC_BYPASS");
@@ -309,8 +382,7 @@ std::variant<std::unique_ptr<Port>, PortError> open_af_packet_port(const PortOpt
     fanout = v & 0xffff;
   }
   if (opts.disable_gro) (void)set_gro(opts.name, false);
-  auto* port = new AfPacketPort(opts.name, ifindex, uint32_t(mtu), std::move(fd), ring_ptr,
-                                block_nr, vnet);
+  auto* port = new AfPacketPort(opts.name, ifindex, uint32_t(mtu), std::move(fd), ring, vnet);
   port->set_fanout_group(fanout);
   return std::unique_ptr<Port>(port);
 }

@@ -3,8 +3,8 @@
 // Purpose: the engine reads batches of frames from ports and writes batches to them; this
 // is the one abstraction over the backends (DESIGN.md §3):
 //  - AfPacket: one SOCK_RAW AF_PACKET socket per port, bound to ETH_P_ALL on the
-//    interface's ifindex. The SAME socket receives (TPACKET_V3 mmap ring, block based,
-//    pollable) and sends (sendmmsg, batched, PACKET_QDISC_BYPASS). One socket is enough:
+//    interface's ifindex. The SAME socket receives (TPACKET_V2 mmap ring, a slot per
+//    frame, pollable; frames larger than a slot read whole from the socket queue) and sends (sendmmsg, batched, PACKET_QDISC_BYPASS). One socket is enough:
 //    the kernel never delivers a socket's own transmissions back to it, and
 //    PACKET_IGNORE_OUTGOING (Linux >= 4.20; older kernels: frames with sll_pkttype
 //    PACKET_OUTGOING are skipped) keeps every other outgoing frame out of the ring too — on
