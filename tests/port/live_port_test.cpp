@@ -248,17 +248,21 @@ INSTANTIATE_TEST_SUITE_P(Backends, LivePort, testing::Values(PortBackend::AfPack
 
 // AF_PACKET with vnet headers on both ports: the super-frame and its metadata pass through
 // intact (the kernel, or a VM, does the segmentation) — DESIGN.md §4 "seen working here".
-class AfPacketVnet : public NetnsTest {};
+class AfPacketVnet : public NetnsTest {
+ protected:
+  static std::unique_ptr<Port> open(const std::string& ifname) {
+    PortOptions o;
+    o.backend = PortBackend::AfPacket;
+    o.name = ifname;
+    return must_open(o);
+  }
+};
 
 TEST_F(AfPacketVnet, SuperFramePassesThroughWithMetadata) {
   veth("twp-a", "twp-b");
   veth("twp-c", "twp-d");
-  PortOptions o;
-  o.backend = PortBackend::AfPacket;
-  o.name = "twp-a";
-  auto in = must_open(o);
-  o.name = "twp-c";
-  auto out = must_open(o);
+  auto in = open("twp-a");
+  auto out = open("twp-c");
   ASSERT_TRUE(in && out);
   EXPECT_TRUE(out->tx_offload());
   RawSock sender("twp-b", true), receiver("twp-d", true);
@@ -289,10 +293,7 @@ TEST_F(AfPacketVnet, SuperFramePassesThroughWithMetadata) {
 // re-insertion the port's offsets must point at the same bytes.
 TEST_F(AfPacketVnet, OffsetsFollowTheReinsertedVlanTag) {
   veth("twp-a", "twp-b");
-  PortOptions o;
-  o.backend = PortBackend::AfPacket;
-  o.name = "twp-a";
-  auto in = must_open(o);
+  auto in = open("twp-a");
   ASSERT_TRUE(in);
   RawSock sender("twp-b", true);
   FrameSpec s;
@@ -313,10 +314,7 @@ TEST_F(AfPacketVnet, OffsetsFollowTheReinsertedVlanTag) {
 // the slotted frames, VLAN tag re-inserted and offsets shifted, as a slotted frame would be.
 TEST_F(AfPacketVnet, FrameLargerThanASlotKeepsItsPlaceTagAndOffsets) {
   veth("twp-a", "twp-b");
-  PortOptions o;
-  o.backend = PortBackend::AfPacket;
-  o.name = "twp-a";
-  auto in = must_open(o);
+  auto in = open("twp-a");
   ASSERT_TRUE(in);
   RawSock sender("twp-b", true);
   FrameSpec small;
@@ -361,10 +359,7 @@ TEST_F(AfPacketVnet, FrameLargerThanASlotKeepsItsPlaceTagAndOffsets) {
 // next burst, none lost or reordered.
 TEST_F(AfPacketVnet, ManyLargeFramesArriveInOrderOverSeveralBursts) {
   veth("twp-a", "twp-b");
-  PortOptions o;
-  o.backend = PortBackend::AfPacket;
-  o.name = "twp-a";
-  auto in = must_open(o);
+  auto in = open("twp-a");
   ASSERT_TRUE(in);
   RawSock sender("twp-b", true);
   constexpr int kFrames = 40;  // 40 x 60 KB: several times the per-burst scratch
