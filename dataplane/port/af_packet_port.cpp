@@ -114,9 +114,9 @@ class AfPacketPort final : public Port {
   // Fills `f` from the slot `h`; false when it must wait for the next burst (scratch full).
   // `skip` is set for frames that are not delivered at all.
   bool take_frame(const tpacket2_hdr* h, RxFrame& f, bool& skip);
-  // The frame queued for a TP_STATUS_COPY slot, read into the scratch buffer 4 bytes in
-  // (room for a VLAN tag); its length, or 0 if it was larger than kMaxQueuedFrame or
-  // missing. `vnet` receives its virtio header.
+  // The frame queued for a TP_STATUS_COPY slot, read to `to` (room for kMaxQueuedFrame
+  // bytes); its length, or 0 if it was larger or missing. `vnet` receives its virtio
+  // header.
   std::size_t read_queued(uint8_t* to, uint8_t* vnet);
   void discard_queued();
   void send_pieces(std::span<TxPiece> pieces, std::span<TxStatus> status);
