@@ -18,7 +18,8 @@ namespace {
 constexpr const char* kCtlUsage =
     "usage: tapwall ctl [--control PATH] [--json] COMMAND\n"
     "commands:\n"
-    "  show ports       frames/bytes in and out, drops by reason, kernel ring drops\n"
+    "  show ports       frames/bytes in and out, drops by reason, kernel ring drops,\n"
+    "                   frames received truncated\n"
     "  show macs        the MAC table: station, VLAN, port, age (like brctl showmacs)\n"
     "  show conntrack   tracked flows: state, timeout, counters (like conntrack -L)\n"
     "  show rules       the policy with per-rule packet/byte counters (like iptables -L -v)\n"

@@ -56,7 +56,8 @@ std::string show_ports(const ControlContext& c) {
     j += "{\"name\":" + q(c.ports[p].name) + ",\"role\":" + q(role_name(c.ports[p].role)) +
          ",\"rx_frames\":" + num(ps.rx_frames) + ",\"rx_bytes\":" + num(ps.rx_bytes) +
          ",\"tx_frames\":" + num(ps.tx_frames) + ",\"tx_bytes\":" + num(ps.tx_bytes) +
-         ",\"rx_ring_drops\":" + num(ps.rx_ring_drops) + ",\"tx_drops\":" + num(ps.tx_drops) +
+         ",\"rx_ring_drops\":" + num(ps.rx_ring_drops) + ",\"rx_truncated\":" +
+         num(ps.rx_truncated) + ",\"tx_drops\":" + num(ps.tx_drops) +
          ",\"tx_segmented\":" + num(ps.tx_segmented) + ",\"csum_completed\":" +
          num(ps.csum_completed) + ",\"drops\":" + reasons_json(s.drops_by_port[p]) + "}";
   }

@@ -58,6 +58,9 @@ std::string MetricsServer::render() const {
   port_lines("tapwall_tx_bytes_total", [](const PortStats& p) { return p.tx_bytes; });
   metric("tapwall_rx_ring_drops_total", "counter", "Frames the kernel dropped before tapwall read them.");
   port_lines("tapwall_rx_ring_drops_total", [](const PortStats& p) { return p.rx_ring_drops; });
+  metric("tapwall_rx_truncated_total", "counter",
+         "Frames received cut short (larger than tapwall could read whole) and skipped.");
+  port_lines("tapwall_rx_truncated_total", [](const PortStats& p) { return p.rx_truncated; });
   metric("tapwall_drops_total", "counter", "Frames dropped, by ingress port and reason.");
   for (std::size_t p = 0; p < ports_.size() && p < s.drops_by_port.size(); ++p)
     for (std::size_t r = 1; r < kDropReasonCount; ++r)

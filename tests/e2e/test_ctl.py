@@ -150,6 +150,9 @@ def body(lab: L.Lab, res: L.Results, args):
             grew = all(b[k] > a[k] for k in ("rx_frames", "rx_bytes", "tx_frames", "tx_bytes"))
             res.check(f"show ports: {name} rx/tx frames and bytes increased", grew,
                       " ".join(f"{k} {a[k]}->{b[k]}" for k in ("rx_frames", "rx_bytes", "tx_frames", "tx_bytes")))
+        res.check("show ports: rx_truncated present and 0 (no frame was cut short)",
+                  all(port(ports1, n).get("rx_truncated") == 0 for n in ("eth0", "tap0")),
+                  json.dumps(ports1["ports"]))
         e = port(ports1, "eth0")["drops"]
         res.check("show ports: eth0 drops by reason include chain_policy and rule_drop",
                   e.get("chain_policy", 0) >= 2 and e.get("rule_drop", 0) >= 1, json.dumps(e))
@@ -246,7 +249,8 @@ def body(lab: L.Lab, res: L.Results, args):
     res.check("metrics: 200 with per-reason drop counters and the generation",
               m.startswith("HTTP/1.1 200") and
               re.search(r'tapwall_drops_total\{port="eth0",reason="chain_policy"\} \d+', m) is not None
-              and re.search(r"tapwall_policy_generation \d+", m) is not None, m[:200])
+              and re.search(r"tapwall_policy_generation \d+", m) is not None
+              and re.search(r'tapwall_rx_truncated_total\{port="eth0"\} 0', m) is not None, m[:200])
 
     rc, problems = lab.stop_tapwall()
     res.check("tapwall exits 0 on SIGTERM, no sanitizer report", rc == 0 and not problems,
