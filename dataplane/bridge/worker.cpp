@@ -176,10 +176,10 @@ void Worker::run(const std::atomic<bool>& stop) {
     busy = false;
     if (ready > 0) {
       pick_up_changes();  // the frames that woke us are judged by what is current now
-      const std::size_t got = round(now);
-      busy = got > 0;
-      if (busy && !rx_full_ && sh_.opts.rx_coalesce_ns != 0 &&
-          got * kDenseGapNs >= now - last_round_ns_)
+      const RoundResult got = round(now);
+      busy = got.frames > 0;
+      if (busy && !got.full && sh_.opts.rx_coalesce_ns != 0 &&
+          got.frames * kDenseGapNs >= now - last_round_ns_)
         pause_ns(sh_.opts.rx_coalesce_ns);
       last_round_ns_ = now;
     }
@@ -283,14 +283,14 @@ std::size_t Worker::take_handed_in(std::size_t n) {
   return n;
 }
 
-std::size_t Worker::round(uint64_t now) {
+Worker::RoundResult Worker::round(uint64_t now) {
   ++batch_seq_;
   if (multi_) announcer_->apply(*engine_);  // stations announced while we polled
   std::size_t n = 0, handed = 0;
-  rx_full_ = false;
+  bool full = false;
   for (std::size_t p = 0; p < ports_.size(); ++p) {
     std::size_t got = ports_[p]->rx_burst(rx_[p]);
-    rx_full_ |= got == rx_[p].size();
+    full |= got == rx_[p].size();
     for (std::size_t k = 0; k < got; ++k) {
       const RxFrame& r = rx_[p][k];
       const uint64_t ts = r.ts_ns ? r.ts_ns : now;
@@ -336,7 +336,7 @@ std::size_t Worker::round(uint64_t now) {
         sh_.ring(f, id_).release();
         ring_read_[f] = false;
       }
-  return n + handed;
+  return {n + handed, full};
 }
 
 void Worker::transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq) {

@@ -69,7 +69,11 @@ class Worker {
   uint64_t trace_overflows() const { return trace_overflow_.load(std::memory_order_relaxed); }
 
  private:
-  std::size_t round(uint64_t now);  // frames received or handed in; sets rx_full_
+  struct RoundResult {
+    std::size_t frames = 0;  // received or handed in
+    bool full = false;       // some port gave a full burst
+  };
+  RoundResult round(uint64_t now);
   bool wait_for_work();             // several workers: poll ports, wake-up fd and rings
   void hand_over(uint32_t owner, const RxFrame& r, PortId in, uint64_t ts, const SteerKey& k);
   std::size_t take_handed_in(std::size_t n);
@@ -117,7 +121,6 @@ class Worker {
   std::vector<TxStatus> tx_status_;
   std::vector<bool> ring_read_;  // incoming rings read this round (released after tx)
   uint64_t batch_seq_ = 0;
-  bool rx_full_ = false;  // the last round read a full burst from some port
   uint64_t last_round_ns_ = 0;
   uint64_t last_expire_ = 0;
   uint64_t last_publish_ = 0;

@@ -167,6 +167,11 @@ bool AfPacketPort::take_frame(const tpacket2_hdr* h, RxFrame& f, bool& skip) {
   skip = false;
   const uint32_t status = h->tp_status;
   const bool queued = status & TP_STATUS_COPY;
+  auto truncated = [&] {
+    ++st_.rx_truncated;
+    skip = true;
+    return true;
+  };
   const auto* sll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
                                                          TPACKET_ALIGN(sizeof(tpacket2_hdr)));
   // Belt and braces for kernels without PACKET_IGNORE_OUTGOING.
@@ -179,44 +184,36 @@ bool AfPacketPort::take_frame(const tpacket2_hdr* h, RxFrame& f, bool& skip) {
   const uint8_t* data = reinterpret_cast<const uint8_t*>(h) + h->tp_mac;
   const uint8_t* vnet = data - kVnetLen;
   std::size_t len = h->tp_snaplen;
-  uint8_t* p = scratch_.data() + scratch_used_;  // where a rebuilt frame goes
+  // A frame read from the queue, or rebuilt with its tag, goes to the scratch buffer 4
+  // bytes in, so that the tag can be inserted in place.
+  uint8_t* p = scratch_.data() + scratch_used_;
+  const std::size_t room = scratch_.size() - scratch_used_;
   if (queued) {
-    if (scratch_.size() - scratch_used_ < 4 + kMaxQueuedFrame + kVnetLen) return false;
+    if (room < 4 + kMaxQueuedFrame + kVnetLen) return false;
     uint8_t* head = p + 4 + kMaxQueuedFrame;  // the virtio header, past the frame's room
     len = read_queued(p + 4, head);
-    data = p + 4;
+    if (len == 0) return truncated();
     vnet = head;
-    if (len == 0) {
-      ++st_.rx_truncated;
-      skip = true;
-      return true;
-    }
   } else if (len < h->tp_len) {
-    ++st_.rx_truncated;  // larger than a slot and not queued (receive buffer full)
-    skip = true;
-    return true;
+    return truncated();  // larger than a slot and not queued (receive buffer full)
   }
-  if (len < sizeof(EthHeader)) {
-    ++st_.rx_truncated;
-    skip = true;
-    return true;
+  if (len < sizeof(EthHeader)) return truncated();
+  if (tagged && !queued) {
+    if (room < len + 4) return false;
+    std::memcpy(p + 4, data, len);
+  }
+  if (queued || tagged) {
+    data = p + 4;
+    scratch_used_ += len + 4;
   }
   if (tagged) {
-    if (!queued && scratch_.size() - scratch_used_ < len + 4) return false;
     const uint16_t tpid =
         (status & TP_STATUS_VLAN_TPID_VALID) && h->tp_vlan_tpid ? h->tp_vlan_tpid : 0x8100;
-    if (queued) {
-      std::memmove(p, data, 12);  // read 4 bytes in: the tag goes between
-    } else {
-      std::memcpy(p, data, 12);
-      std::memcpy(p + 16, data + 12, len - 12);
-    }
+    std::memmove(p, data, 12);  // the addresses move up; the tag goes where they were
     store_be16(p + 12, tpid);
     store_be16(p + 14, uint16_t(h->tp_vlan_tci));
-    scratch_used_ += len + 4;
     f.bytes = {p, len + 4};
   } else {
-    if (queued) scratch_used_ += len + 4;
     f.bytes = {data, len};
   }
   const bool not_ready = status & TP_STATUS_CSUMNOTREADY;

@@ -46,6 +46,13 @@ void make_partial(Built& b, bool v6) {
   wr16(&b.bytes[b.l4 + 16], uint16_t(s));
 }
 
+// A frame predicate for rx_until: the bytes equal `want`.
+auto equals(const std::vector<uint8_t>& want) {
+  return [want](std::span<const uint8_t> b) {
+    return std::equal(b.begin(), b.end(), want.begin(), want.end());
+  };
+}
+
 class LivePort : public NetnsTest, public testing::WithParamInterface<PortBackend> {
  protected:
   std::unique_ptr<Port> open(const std::string& ifname, bool vnet = true, std::size_t ring = 0) {
@@ -55,9 +62,6 @@ class LivePort : public NetnsTest, public testing::WithParamInterface<PortBacken
     o.vnet_hdr = vnet;
     o.ring_bytes = ring;
     return must_open(o);
-  }
-  static auto equals(const std::vector<uint8_t>& want) {
-    return [want](std::span<const uint8_t> b) { return std::equal(b.begin(), b.end(), want.begin(), want.end()); };
   }
 };
 
@@ -345,9 +349,7 @@ TEST_F(AfPacketVnet, FrameLargerThanASlotKeepsItsPlaceTagAndOffsets) {
     return std::size_t(std::find(seen.begin(), seen.end(), f) - seen.begin());
   };
   if (pos(after.bytes) == seen.size()) {  // not in the big frame's burst
-    ASSERT_TRUE(rx_until(*in, [&](std::span<const uint8_t> x) {
-      return std::equal(x.begin(), x.end(), after.bytes.begin(), after.bytes.end());
-    }, 3000, &seen));
+    ASSERT_TRUE(rx_until(*in, equals(after.bytes), 3000, &seen));
   }
   EXPECT_LT(pos(before.bytes), pos(big.bytes));
   EXPECT_LT(pos(big.bytes), pos(after.bytes));
@@ -376,9 +378,7 @@ TEST_F(AfPacketVnet, ManyLargeFramesArriveInOrderOverSeveralBursts) {
     sent.push_back(b.bytes);
   }
   std::vector<std::vector<uint8_t>> seen;
-  ASSERT_TRUE(rx_until(*in, [&](std::span<const uint8_t> x) {
-    return std::equal(x.begin(), x.end(), sent.back().begin(), sent.back().end());
-  }, 5000, &seen));
+  ASSERT_TRUE(rx_until(*in, equals(sent.back()), 5000, &seen));
   std::vector<std::vector<uint8_t>> large;
   for (auto& f : seen)
     if (f.size() > 2048) large.push_back(f);
