@@ -1,6 +1,8 @@
 // Args implementation: accepts `--name value` and `--name=value`.
 #include "args.hpp"
 
+#include <charconv>
+
 namespace tapwall::control {
 
 bool Args::parse(int argc, char** argv, int first) {
@@ -56,6 +58,14 @@ std::optional<std::string> Args::get(const std::string& name) const {
 std::vector<std::string> Args::all(const std::string& name) const {
   auto it = values_.find(name);
   return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::optional<uint64_t> parse_count(std::string_view s, uint64_t max) {
+  uint64_t v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (s.empty() || ec != std::errc{} || p != end || v > max) return std::nullopt;
+  return v;
 }
 
 }  // namespace tapwall::control

@@ -6,7 +6,9 @@
 
 #include <map>
 #include <optional>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tapwall::control {
@@ -31,5 +33,9 @@ class Args {
   std::vector<std::string> positional_;
   std::string error_;
 };
+
+// A whole decimal number in [0, max]: no sign, no trailing characters (std::stoul took
+// "-1" as a huge count and "8x" as 8).
+std::optional<uint64_t> parse_count(std::string_view s, uint64_t max);
 
 }  // namespace tapwall::control

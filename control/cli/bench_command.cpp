@@ -15,6 +15,7 @@
 
 #include "args.hpp"
 #include "cli.hpp"
+#include "ct_settings.hpp"
 #include "merged_captures.hpp"
 #include "tapwall/conntrack.hpp"
 #include "tapwall/engine.hpp"
@@ -27,11 +28,13 @@ namespace {
 
 constexpr const char* kBenchUsage =
     "usage: tapwall bench --rules FILE [--rules6 FILE] --uplink NAME --vm NAME [--vm NAME ...]\n"
-    "                     --in NAME=FILE [--in NAME=FILE ...] [--seconds S]\n"
+    "                     --in NAME=FILE [--in NAME=FILE ...] [--seconds S] [--ct NAME=VALUE ...]\n"
     "Runs the frames of the captures through the engine repeatedly on one core and prints\n"
     "frames/s, ns per frame, the share of frames on the express path, and the time per\n"
     "stage of the general path (decode, MAC, conntrack, policy+rest).\n"
-    "  --seconds S   how long to measure (default 5)\n";
+    "  --seconds S       how long to measure (default 5)\n"
+    "  --ct NAME=VALUE   a conntrack setting by its kernel sysctl name (repeatable), e.g.\n"
+    "                    nf_conntrack_tcp_be_liberal=1 (default table: twice the frames)\n";
 
 uint64_t now_ns() {
   timespec ts;
@@ -96,7 +99,7 @@ uint64_t run_pass(Stage stage, const Loaded& l, EngineConfig cfg,
 int bench_main(int argc, char** argv) {
   Args a;
   for (auto o : {"--rules", "--rules6", "--seconds"}) a.option(o);
-  for (auto o : {"--uplink", "--vm", "--host-port", "--in"}) a.option(o, true);
+  for (auto o : {"--uplink", "--vm", "--host-port", "--in", "--ct"}) a.option(o, true);
   a.flag("--help");
   if (!a.parse(argc, argv, 2) || !a.positional().empty()) {
     std::cerr << "tapwall bench: "
@@ -113,7 +116,20 @@ int bench_main(int argc, char** argv) {
               << kBenchUsage;
     return kExitUsage;
   }
-  double seconds = std::stod(a.get("--seconds").value_or("5"));
+  double seconds = 0;
+  {
+    const std::string v = a.get("--seconds").value_or("5");
+    std::size_t used = 0;
+    try {
+      seconds = std::stod(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size() || !(seconds > 0 && seconds <= 3600)) {
+      std::cerr << "tapwall bench: --seconds takes a number of seconds, more than 0, at most 3600\n";
+      return kExitUsage;
+    }
+  }
   auto pl = make_port_list(a.all("--uplink"), a.all("--vm"), a.all("--host-port"));
   if (auto* e = std::get_if<std::string>(&pl)) {
     std::cerr << "tapwall bench: " << *e << "\n";
@@ -150,6 +166,10 @@ int bench_main(int argc, char** argv) {
   // make a small capture's passes measure page faults instead of the engine.
   cfg.ct.capacity = uint32_t(std::max<std::size_t>(1024, l.frames.size() * 2));
   cfg.mac.capacity = uint32_t(std::max<std::size_t>(256, std::min<std::size_t>(l.frames.size(), 65536)));
+  if (std::string err = apply_ct_settings(a.all("--ct"), cfg.ct); !err.empty()) {
+    std::cerr << "tapwall bench: " << err << "\n";
+    return kExitUsage;
+  }
 
   // Alternate the passes until the time is up; keep every pass's ns/frame.
   std::vector<double> per_frame[int(Stage::kCount)];

@@ -10,6 +10,7 @@
 
 #include "args.hpp"
 #include "cli.hpp"
+#include "ct_settings.hpp"
 #include "tapwall/outcome_format.hpp"
 #include "tapwall/policy_loader.hpp"
 #include "merged_captures.hpp"
@@ -26,6 +27,7 @@ constexpr const char* kReplayUsage =
     "usage: tapwall replay --rules FILE [--rules6 FILE] --uplink NAME --vm NAME [--vm NAME ...]\n"
     "                      [--host-port NAME] --in NAME=FILE [--in NAME=FILE ...]\n"
     "                      [--verdicts PATH] [--drops FILE] [--print] [--no-conntrack]\n"
+    "                      [--ct NAME=VALUE ...]\n"
     "       tapwall replay --list-reasons\n"
     "Runs pcap/pcapng captures through the bridge engine, merged by timestamp.\n"
     "  --rules FILE      iptables-save file or iptables command script (IPv4)\n"
@@ -37,6 +39,8 @@ constexpr const char* kReplayUsage =
     "  --drops FILE      pcapng of dropped frames, each with a comment saying why\n"
     "  --print           one human-readable line per frame on stdout\n"
     "  --no-conntrack    judge every packet with no ct state (stateless replay)\n"
+    "  --ct NAME=VALUE   a conntrack setting by its kernel sysctl name (repeatable), e.g.\n"
+    "                    nf_conntrack_tcp_be_liberal=1, nf_conntrack_udp_timeout=10\n"
     "  --trace FILTER    explain the path of every frame matching a pcap filter expression\n"
     "                    (decode, L2, ct state, every rule tried, verdict per port)\n";
 
@@ -111,7 +115,7 @@ void print_summary(const Engine& e, const std::vector<PortDesc>& ports, uint64_t
 int replay_main(int argc, char** argv) {
   Args a;
   for (auto o : {"--rules", "--rules6", "--verdicts", "--drops", "--trace"}) a.option(o);
-  for (auto o : {"--uplink", "--vm", "--host-port", "--in"}) a.option(o, true);
+  for (auto o : {"--uplink", "--vm", "--host-port", "--in", "--ct"}) a.option(o, true);
   for (auto f : {"--list-reasons", "--print", "--no-conntrack", "--help"}) a.flag(f);
   if (!a.parse(argc, argv, 2) || !a.positional().empty()) {
     std::cerr << "tapwall replay: "
@@ -194,6 +198,10 @@ int replay_main(int argc, char** argv) {
   EngineConfig cfg;
   cfg.ports = ports;
   cfg.conntrack = !a.has("--no-conntrack");
+  if (std::string err = apply_ct_settings(a.all("--ct"), cfg.ct); !err.empty()) {
+    std::cerr << "tapwall replay: " << err << "\n";
+    return kExitUsage;
+  }
   Engine engine(cfg, policy);
   ReplaySinks sinks{ports, vout, drops.get(), a.has("--print"), trace.get()};
 

@@ -3,6 +3,7 @@
 
 #include "args.hpp"
 #include "cli.hpp"
+#include "ct_settings.hpp"
 #include "tapwall/daemon.hpp"
 
 namespace tapwall::control {
@@ -13,7 +14,7 @@ constexpr const char* kRunUsage =
     "usage: tapwall run --uplink IFACE --vm TAP [--vm TAP ...] [--host-port NAME]\n"
     "                   --rules FILE [--rules6 FILE] [--backend pcap|afpacket]\n"
     "                   [--drops DIR] [--control PATH] [--metrics [ADDR:]PORT]\n"
-    "                   [--log-level LEVEL] [--no-filter] [--workers N]\n"
+    "                   [--log-level LEVEL] [--no-filter] [--workers N] [--ct NAME=VALUE ...]\n"
     "Switches frames between the uplink and the VM ports in user space, filtered by the\n"
     "iptables FORWARD chain of FILE with conntrack, in place of br0 + br_netfilter.\n"
     "  --uplink IFACE     the LAN interface (eth0), opened directly, set promiscuous and up\n"
@@ -21,9 +22,14 @@ constexpr const char* kRunUsage =
     "  --host-port NAME   a tap tapwall creates and owns for the host's own stack (br0)\n"
     "  --rules FILE       iptables-save file or iptables script (e.g. /etc/iptables.up.rules)\n"
     "  --rules6 FILE      ip6tables rules; without it IPv6 is not filtered\n"
-    "  --backend B        pcap (default, portable) or afpacket (TPACKET_V3, faster)\n"
+    "  --backend B        pcap (default, portable) or afpacket (packet rings, faster)\n"
     "  --workers N        data-path threads, 1..16 (default 1); above 1 needs afpacket:\n"
     "                     PACKET_FANOUT spreads frames, each flow is judged by one worker\n"
+    "  --ct NAME=VALUE    a conntrack setting by its kernel sysctl name, as in\n"
+    "                     /proc/sys/net/netfilter (repeatable): nf_conntrack_max (the whole\n"
+    "                     table, shared out among the workers; default 262144),\n"
+    "                     nf_conntrack_tcp_loose, nf_conntrack_tcp_be_liberal,\n"
+    "                     nf_conntrack_checksum, nf_conntrack_*_timeout* (seconds)\n"
     "  --drops DIR        write dropped frames to rotating pcapng files in DIR\n"
     "  --drops-file-mb N  rotate drop files at N MiB (default 64)\n"
     "  --drops-files N    keep at most N drop files (default 8): disk cap = N x size\n"
@@ -40,7 +46,7 @@ int run_main(int argc, char** argv) {
   for (auto o : {"--rules", "--rules6", "--backend", "--drops", "--control", "--log-level", "--metrics",
                  "--drops-file-mb", "--drops-files", "--drops-rate", "--workers"})
     a.option(o);
-  for (auto o : {"--uplink", "--vm", "--host-port"}) a.option(o, true);
+  for (auto o : {"--uplink", "--vm", "--host-port", "--ct"}) a.option(o, true);
   a.flag("--help");
   a.flag("--no-filter");
   if (!a.parse(argc, argv, 2) || !a.positional().empty()) {
@@ -69,13 +75,24 @@ int run_main(int argc, char** argv) {
   o.metrics = a.get("--metrics").value_or("");
   o.log_level = a.get("--log-level").value_or("info");
   o.filter = !a.has("--no-filter");
-  try {
-    o.drops_file_mb = std::stoull(a.get("--drops-file-mb").value_or("64"));
-    o.drops_files = uint32_t(std::stoul(a.get("--drops-files").value_or("8")));
-    o.drops_rate = uint32_t(std::stoul(a.get("--drops-rate").value_or("1000")));
-    o.workers = uint32_t(std::stoul(a.get("--workers").value_or("1")));
-  } catch (const std::exception&) {
-    std::cerr << "tapwall run: --drops-file-mb, --drops-files, --drops-rate and --workers take numbers\n";
+  const auto count = [&](const char* name, const char* fallback, uint64_t max) {
+    return parse_count(a.get(name).value_or(fallback), max);
+  };
+  const auto file_mb = count("--drops-file-mb", "64", 1u << 20);
+  const auto files = count("--drops-files", "8", 1u << 20);
+  const auto rate = count("--drops-rate", "1000", UINT32_MAX);
+  const auto workers = count("--workers", "1", UINT32_MAX);
+  if (!file_mb || !files || !rate || !workers) {
+    std::cerr << "tapwall run: --drops-file-mb, --drops-files, --drops-rate and --workers take "
+                 "whole numbers\n";
+    return kExitUsage;
+  }
+  o.drops_file_mb = *file_mb;
+  o.drops_files = uint32_t(*files);
+  o.drops_rate = uint32_t(*rate);
+  o.workers = uint32_t(*workers);
+  if (std::string err = apply_ct_settings(a.all("--ct"), o.ct); !err.empty()) {
+    std::cerr << "tapwall run: " << err << "\n";
     return kExitUsage;
   }
   if (o.drops_file_mb == 0 || o.drops_files == 0) {

@@ -149,6 +149,9 @@ int run_daemon(const DaemonOptions& o) {
   ec.ports = descs;
   ec.filter = o.filter;
   ec.conntrack = o.filter;
+  ec.ct = o.ct;
+  // Each worker tracks the flows it owns in its own table: nf_conntrack_max is the sum.
+  ec.ct.capacity = (o.ct.capacity + o.workers - 1) / o.workers;
   Bridge bridge(std::move(ports), ec, slot, drops.get());
   std::atomic<bool> stop{false};
 
@@ -205,6 +208,10 @@ int run_daemon(const DaemonOptions& o) {
 
   spdlog::info("tapwall running: {} ports, {} worker{}, rules {}{}", descs.size(), o.workers,
                o.workers == 1 ? "" : "s", o.rules4, o.rules6.empty() ? "" : " + " + o.rules6);
+  if (o.filter)
+    spdlog::info("conntrack: {} entries ({} per worker), tcp_loose {}, tcp_be_liberal {}, checksum {}",
+                 uint64_t{ec.ct.capacity} * o.workers, ec.ct.capacity, int(ec.ct.tcp_loose),
+                 int(ec.ct.tcp_be_liberal), int(ec.ct.checksum));
   bridge.run(stop);
 
   io.stop();

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tapwall/conntrack.hpp"
+
 namespace tapwall::control {
 
 struct DaemonOptions {
@@ -24,6 +26,7 @@ struct DaemonOptions {
   std::string log_level = "info";
   bool filter = true;            // false: forward everything (baseline for benchmarks)
   uint32_t workers = 1;          // data-path threads (afpacket only above 1), 1..16
+  CtConfig ct;                   // capacity is the whole table's, shared out among workers
 };
 
 // Returns the process exit code (see control/cli/cli.hpp).

@@ -13,7 +13,8 @@ Asserts (ctl --json):
   - show ports: eth0's and tap0's rx/tx frame and byte counters increased with the traffic;
     eth0's drops name chain_policy and rule_drop;
   - show macs: the LAN's MAC on eth0, the guest's on tap0;
-  - show conntrack: the kept LAN->guest :8080 flow, state ESTABLISHED, replied;
+  - show conntrack: the kept LAN->guest :8080 flow, state ESTABLISHED, replied, its timeout
+    from `--ct nf_conntrack_tcp_timeout_established=86400` (1 day, not the default 5);
   - show rules: the multiport rule's packet counter went up with the :80 connection;
   - show drops: chain_policy >= the blocked attempts, the DROP rule in by_rule, every
     hand-made frame's reason counted, recorder counters present;
@@ -73,6 +74,9 @@ def http_get(ns, port_, path="/metrics"):
         return L.recv_all(s).decode(errors="replace")
 
 
+CT_ESTABLISHED_S = 86400
+
+
 def body(lab: L.Lab, res: L.Results, args):
     lab.up(guests=1)
     drops_dir = os.path.join(lab.tmp, "drops")
@@ -80,7 +84,9 @@ def body(lab: L.Lab, res: L.Results, args):
         return
     if not res.check("tapwall ready (with --drops and --metrics)",
                      lab.start_tapwall(RULES, extra=["--drops", drops_dir, "--metrics",
-                                                     f"127.0.0.1:{METRICS_PORT}"]), lab.start_error):
+                                                     f"127.0.0.1:{METRICS_PORT}", "--ct",
+                                                     f"nf_conntrack_tcp_timeout_established={CT_ESTABLISHED_S}"]),
+                     lab.start_error):
         return
     lan, g0, guest, lanip = lab.ns("lan"), lab.ns("g0"), L.GUESTS[0]["ip"], L.LAN["ip"]
     gmac, lmac = L.GUESTS[0]["mac"], L.LAN["mac"]
@@ -167,6 +173,10 @@ def body(lab: L.Lab, res: L.Results, args):
                 and f["src"] == lanip and f["dst"] == guest]
         res.check("show conntrack: LAN->guest :8080 flow ESTABLISHED, reply seen",
                   len(flow) == 1 and flow[0]["state"] == "ESTABLISHED" and flow[0]["seen_reply"],
+                  json.dumps(flow))
+        # (above 300 s: not the timeout of a flow with unacknowledged data, which is shorter)
+        res.check("show conntrack: the flow expires by --ct nf_conntrack_tcp_timeout_established",
+                  len(flow) == 1 and 300 < flow[0]["timeout_s"] <= CT_ESTABLISHED_S,
                   json.dumps(flow))
 
         _, rules1 = lab.ctl("show", "rules")

@@ -5,7 +5,8 @@ delivers every input frame to exactly the ports the kernel delivered it to.
 A case directory (recorded by tools/golden/record.sh from a real br0 + br_netfilter +
 iptables setup) holds: case.json (ports), rules.v4 [rules.v6], in-<port>.pcap (what entered
 the bridge on each port) and expected.jsonl ({"in","n","to"} per ingress frame: where the
-kernel delivered it). differences.json lists the frames where tapwall deliberately differs
+kernel delivered it); case.json's ct_sysctls, if any, are the kernel's conntrack settings
+and are passed on with `--ct`. differences.json lists the frames where tapwall deliberately differs
 from the kernel, each with the result tapwall must give and why; those are asserted too,
 and a listed difference that no longer differs from the kernel fails the test (stale list).
 
@@ -36,6 +37,9 @@ def replay(tapwall, case, desc, out_dir):
         cmd += ["--vm", v]
     for h in hosts:
         cmd += ["--host-port", h]
+    # conntrack sysctls the kernel ran with, where they were not the defaults
+    for name, value in desc.get("ct_sysctls", {}).items():
+        cmd += ["--ct", f"{name}={value}"]
     for p in [uplink] + vms + hosts:
         pcap = os.path.join(case, f"in-{p}.pcap")
         if os.path.exists(pcap):

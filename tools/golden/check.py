@@ -46,6 +46,11 @@ EXPECT = [
     ("multi_vm", "tcp syn lan->vm1:25 (REJECT", []),
     ("multi_vm", "tcp syn 198.51.100.1 -> vm0:3306", ["tap0"]),
     ("multi_vm", "ipv6 tcp syn lan->vm1:22", []),
+    # each of these would go the other way with the default conntrack settings
+    ("ct_sysctls", "tcp ack lan:22->guest:601", []),
+    ("ct_sysctls", "bad checksum (nf_conntrack_checksum=0", ["tap0"]),
+    ("ct_sysctls", "far over the window", ["tap0"]),
+    ("ct_sysctls", "udp reply lan:53->guest:603 after 4 s", []),
 ]
 
 

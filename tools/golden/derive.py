@@ -394,6 +394,12 @@ def main():
         "delivered": sum(1 for r in lines if r["to"]),
         "unmatched_egress": [{"port": p, "n": j + 1, "what": label(egr[p][j][1])} for p, j in unmatched],
     })
+    ct_path = os.path.join(a.tmp, "ct_sysctls")
+    if os.path.exists(ct_path):
+        # conntrack settings of the bridge's namespace other than the defaults
+        kv = [l.strip().split("=", 1) for l in open(ct_path) if l.strip()]
+        if kv:
+            case["ct_sysctls"] = {"net.netfilter." + k: int(v) for k, v in kv}
     if "tap1" in ports:
         case["hosts"]["gst1"] = {"mac": "02:00:00:00:02:03", "ipv4": ["192.0.2.3/24"], "ipv6": ["2001:db8::3/64"]}
     if os.path.exists(os.path.join(a.tmp, "rules.v6")):

@@ -7,7 +7,8 @@
 # traffic scenario, and derives for every ingress frame the list of ports the kernel
 # delivered it to (derive.py).  The kernel is the oracle; nothing here knows tapwall.
 #
-# usage: record.sh <case> <outdir>      case: seed_stateless | seed_stateful | multi_vm
+# usage: record.sh <case> <outdir>      case: seed_stateless | seed_stateful | multi_vm |
+#                                              ct_sysctls
 #        record.sh seed_rules <file>    the seed policy as real `iptables-save -t filter`
 #        record.sh all [<golden dir>]   everything, into tests/golden/ by default
 #
@@ -33,6 +34,10 @@ NS_BR="$P-br" NS_LAN="$P-lan" NS_G0="$P-g0" NS_G1="$P-g1"
 TMP=""
 CAP_PIDS=()
 SCEN_PID=""
+# ct_sysctls: conntrack settings other than the defaults, set in the bridge's namespace
+# (these are per namespace) and written to case.json for the replay (`tapwall --ct`)
+CT_SYSCTLS="nf_conntrack_tcp_loose=0 nf_conntrack_tcp_be_liberal=1 nf_conntrack_checksum=0
+            nf_conntrack_udp_timeout=3"
 
 log() { echo "[record] $*" >&2; }
 
@@ -199,14 +204,14 @@ stop_captures() {
 record_case() {   # $1 = case, $2 = outdir
   local case=$1 out=$2 guests=1 ports rules4 rules6=""
   case $case in
-    seed_stateless|seed_stateful) guests=1 ;;
+    seed_stateless|seed_stateful|ct_sysctls) guests=1 ;;
     multi_vm) guests=2 ;;
     *) log "unknown case $case"; exit 2 ;;
   esac
   TMP=$(mktemp -d /tmp/twg-golden.XXXXXX)
   if [ $guests = 2 ]; then ports="eth0 tap0 tap1"; else ports="eth0 tap0"; fi
   case $case in
-    seed_*) seed_rules "$TMP/rules.v4" ;;
+    seed_*|ct_sysctls) seed_rules "$TMP/rules.v4" ;;
     multi_vm) cp "$HERE/rules/multi_vm.v4" "$TMP/rules.v4"
               cp "$HERE/rules/multi_vm.v6" "$TMP/rules.v6" ;;
   esac
@@ -214,7 +219,15 @@ record_case() {   # $1 = case, $2 = outdir
   build_topology $guests
   nsx "$NS_BR" $IPT-restore < "$TMP/rules.v4"
   [ -f "$TMP/rules.v6" ] && nsx "$NS_BR" $IP6T-restore < "$TMP/rules.v6"
-  [ $case = seed_stateless ] && quiet_hosts
+  case $case in seed_stateless|ct_sysctls) quiet_hosts ;; esac
+  : > "$TMP/ct_sysctls"
+  if [ $case = ct_sysctls ]; then
+    local kv
+    for kv in $CT_SYSCTLS; do
+      nsx "$NS_BR" sysctl -qw "net.netfilter.$kv"
+      echo "$kv" >> "$TMP/ct_sysctls"
+    done
+  fi
   sleep 2.5                                # let link-up MLD reports pass before capturing
   start_captures $ports
   log "$case: running scenario"
@@ -247,11 +260,11 @@ main() {
       local g=${2:-$REPO/tests/golden} c
       mkdir -p "$g"
       seed_rules "$g/seed_rules.v4"
-      for c in seed_stateless seed_stateful multi_vm; do
+      for c in seed_stateless seed_stateful multi_vm ct_sysctls; do
         # each case in its own process: fresh namespaces, fresh conntrack
         "$0" "$c" "$g/$c"
       done ;;
-    seed_stateless|seed_stateful|multi_vm) record_case "$1" "${2:?output dir}" ;;
+    seed_stateless|seed_stateful|multi_vm|ct_sysctls) record_case "$1" "${2:?output dir}" ;;
     *) sed -n '2,20p' "$0" >&2; exit 2 ;;
   esac
 }

@@ -440,7 +440,43 @@ def multi_vm(lab):
         s.close()
 
 
-CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "multi_vm": multi_vm}
+# ---------------------------------------------------------------------------------------
+# Recorded with conntrack sysctls other than the defaults (record.sh CT_SYSCTLS): each step
+# gives a frame whose verdict under the seed's rules differs from the default settings'.
+def ct_sysctls(lab):
+    mac_learning(lab, [G])
+
+    lab.step("== nf_conntrack_tcp_loose=0: a mid-stream segment is INVALID, makes no entry")
+    lab.send(G, v4(G, L) / TCP(sport=601, dport=22, flags="A", seq=5000, ack=7000, window=502),
+             "tcp ack mid-stream guest:601->lan:22 (INVALID, vboxout accepts all)")
+    lab.send(L, v4(L, G) / TCP(sport=22, dport=601, flags="A", seq=7000, ack=5000, window=502),
+             "tcp ack lan:22->guest:601 (no entry: INVALID, dport < 1024)")
+
+    lab.step("== a handshake guest:602 -> lan:80, then segments the defaults would call INVALID")
+    lab.send(G, syn(G, L, 602, 80, seq=1000), "tcp syn guest:602->lan:80")
+    lab.send(L, v4(L, G) / TCP(sport=80, dport=602, flags="SA", seq=50000, ack=1001, window=64240),
+             "tcp syn/ack lan:80->guest:602")
+    lab.send(G, v4(G, L) / TCP(sport=602, dport=80, flags="A", seq=1001, ack=50001, window=502),
+             "tcp ack guest:602->lan:80")
+    lab.send(L, v4(L, G) / TCP(sport=80, dport=602, flags="PA", seq=50001, ack=1001, window=502,
+                                chksum=0x1234) / Raw(b"c" * 20),
+             "tcp data lan:80->guest:602 bad checksum (nf_conntrack_checksum=0: ESTABLISHED)")
+    lab.send(L, v4(L, G) / TCP(sport=80, dport=602, flags="PA", seq=50001 + 0x40000000, ack=1001,
+                                window=502) / Raw(b"w" * 20),
+             "tcp data lan:80->guest:602 far over the window (nf_conntrack_tcp_be_liberal=1: ESTABLISHED)")
+
+    lab.step("== nf_conntrack_udp_timeout=3: a reply after 4 s finds no entry")
+    lab.send(G, v4(G, L) / UDP(sport=603, dport=53) / Raw(b"q" * 16), "udp guest:603->lan:53")
+    lab.send(G, v4(G, L) / UDP(sport=604, dport=53) / Raw(b"q" * 16), "udp guest:604->lan:53")
+    lab.send(L, v4(L, G) / UDP(sport=53, dport=604) / Raw(b"r" * 16),
+             "udp reply lan:53->guest:604 at once (ESTABLISHED)")
+    time.sleep(4)
+    lab.send(L, v4(L, G) / UDP(sport=53, dport=603) / Raw(b"r" * 16),
+             "udp reply lan:53->guest:603 after 4 s (entry expired: NEW, dport < 1024)")
+
+
+CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "multi_vm": multi_vm,
+         "ct_sysctls": ct_sysctls}
 
 
 def main():
