@@ -50,6 +50,11 @@ int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridg
                  : o.backend == "afpacket" ? PortBackend::AfPacket
                                            : PortBackend::Pcap;
     po.create_missing_tap = d.role == PortRole::Vm;  // what `tunctl -t tap0` did
+    // Up before it is opened: libpcap refuses a device that is down (the uplink at boot),
+    // and a packet socket bound to one starts with a pending ENETDOWN. (A missing VM tap
+    // is created up by open_port.)
+    if (!quiet && d.role != PortRole::Host && interface_exists(d.name) && !set_link_up(d.name))
+      spdlog::warn("port {}: cannot set the link up", d.name);
     auto r = open_port(po);
     if (auto* e = std::get_if<PortError>(&r)) {
       spdlog::error("port {}: {}", d.name, e->message);
@@ -63,8 +68,7 @@ int open_ports(const std::vector<PortDesc>& descs, const DaemonOptions& o, Bridg
       continue;
     }
     if (d.role != PortRole::Host) {
-      // A bridge port is not a host interface (br0 enslaved it): up, no ARP, no IPv6.
-      if (!set_link_up(d.name)) spdlog::warn("port {}: cannot set the link up", d.name);
+      // A bridge port is not a host interface (br0 enslaved it): no ARP, no IPv6.
       if (!isolate_from_host_stack(d.name))
         spdlog::warn("port {}: cannot set arp_ignore/disable_ipv6; the host may answer on it", d.name);
     }

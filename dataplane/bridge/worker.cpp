@@ -2,6 +2,7 @@
 #include "worker.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -80,6 +81,20 @@ void add_ports(PortStats& a, const PortStats& b) {
   a.tx_segmented += b.tx_segmented;
   a.tx_segments += b.tx_segments;
   a.csum_completed += b.csum_completed;
+}
+
+// Reads (and so clears) the pending error of each socket poll() flagged POLLERR. The
+// kernel sets ENETDOWN on a packet socket whose device goes down, or was down when the
+// socket was bound (the daemon sets its ports up after opening them), and poll() reports
+// POLLERR until something reads it: without this an idle worker spun at 100% CPU until a
+// frame happened to be sent on that port, and that send failed with the stale error.
+void clear_socket_errors(const pollfd* fds, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!(fds[i].revents & POLLERR)) continue;
+    int err = 0;
+    socklen_t len = sizeof err;
+    (void)::getsockopt(fds[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  }
 }
 
 }  // namespace
@@ -172,6 +187,7 @@ void Worker::run(const std::atomic<bool>& stop) {
     int ready = busy ? 1
                 : multi_ ? int(wait_for_work())
                          : ::poll(fds.data(), fds.size(), sh_.opts.poll_timeout_ms);
+    if (!busy && !multi_ && ready > 0) clear_socket_errors(fds.data(), fds.size());
     uint64_t now = monotonic_ns();
     busy = false;
     if (ready > 0) {
@@ -221,6 +237,7 @@ bool Worker::wait_for_work() {
   fds[n] = {w.fd, POLLIN, 0};
   const int r = ::poll(fds, n + 1, sh_.opts.poll_timeout_ms);
   w.sleeping.store(false, std::memory_order_relaxed);
+  if (r > 0) clear_socket_errors(fds, n);
   if (r > 0 && (fds[n].revents & POLLIN)) {
     uint64_t v;
     (void)!::read(w.fd, &v, sizeof v);

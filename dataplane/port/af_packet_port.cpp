@@ -279,6 +279,7 @@ void AfPacketPort::send_pieces(std::span<TxPiece> pieces, std::span<TxStatus> st
     msgs_[i].msg_hdr.msg_iovlen = vnet_ ? 2 : 1;
   }
   std::size_t off = 0;
+  bool retried_down = false;
   while (off < n) {
     const int r = ::sendmmsg(fd_.get(), &msgs_[off], unsigned(n - off), MSG_DONTWAIT);
     if (r > 0) {
@@ -287,6 +288,13 @@ void AfPacketPort::send_pieces(std::span<TxPiece> pieces, std::span<TxStatus> st
     }
     const int err = r == 0 ? EAGAIN : errno;
     if (err == EINTR) continue;
+    // ENETDOWN may be a stale error of a link that has come back up (the kernel reports a
+    // link going down on the socket once, to whichever call comes next): that send
+    // consumed it, so try the message once more; if the link is down, it fails again.
+    if (err == ENETDOWN && !retried_down) {
+      retried_down = true;
+      continue;
+    }
     if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
       for (; off < n; ++off) status[pieces[off].frame] = TxStatus::TxError;  // congested
       break;
