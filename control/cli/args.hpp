@@ -4,9 +4,9 @@
 // Thread-safety: single-threaded use.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
-#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>

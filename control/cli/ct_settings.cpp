@@ -41,7 +41,8 @@ const Setting kSettings[] = {
     {"nf_conntrack_generic_timeout", Kind::Seconds, &CtTimeouts::generic},
 };
 
-// Entry ids (and an index slot's id * 2 + direction) are 32-bit: far above any real need.
+// 2^26 entries take about 13 GB; the table's 32-bit index refs (id * 2 + direction)
+// would allow 2^31.
 constexpr uint32_t kMaxEntries = uint32_t{1} << 26;
 constexpr uint32_t kMaxSeconds = 0x7fffffff;  // the kernel's sysctl is an int
 
@@ -93,7 +94,8 @@ std::string apply_ct_setting(std::string_view assignment, CtConfig& cfg) {
         return "";
     }
   }
-  if (name.substr(0, 13) == "nf_conntrack_")
+  constexpr std::string_view kKernelFamily = "nf_conntrack_";
+  if (name.substr(0, kKernelFamily.size()) == kKernelFamily)
     return std::string(name) + " is not a setting tapwall implements (it has: " +
            supported_list() + ")";
   return "unknown setting " + std::string(name) + " (tapwall has: " + supported_list() + ")";
