@@ -114,8 +114,29 @@ std::string flow_state(const CtEntryView& v) {
   return !v.seen_reply ? "UNREPLIED" : v.assured ? "ASSURED" : "REPLIED";
 }
 
+// The table as a whole, summed over the workers: what `conntrack -C` and `conntrack -S`
+// tell (count against nf_conntrack_max; flows inserted (confirmed), expired, evicted early,
+// refused for a full table; packets found INVALID).
+std::string conntrack_summary(const BridgeStats& s) {
+  WorkerStats t;
+  for (const WorkerStats& w : s.workers) {
+    t.ct_entries += w.ct_entries;
+    t.ct_capacity += w.ct_capacity;
+    t.ct.confirmed += w.ct.confirmed;
+    t.ct.expired += w.ct.expired;
+    t.ct.early_drops += w.ct.early_drops;
+    t.ct.table_full += w.ct.table_full;
+    t.ct.invalid += w.ct.invalid;
+  }
+  return "{\"count\":" + num(t.ct_entries) + ",\"max\":" + num(t.ct_capacity) +
+         ",\"inserted\":" + num(t.ct.confirmed) + ",\"expired\":" + num(t.ct.expired) +
+         ",\"early_drop\":" + num(t.ct.early_drops) + ",\"table_full\":" + num(t.ct.table_full) +
+         ",\"invalid\":" + num(t.ct.invalid) + "}";
+}
+
 std::string show_conntrack(const ControlContext& c) {
-  std::string j = "{\"ok\":true,\"conntrack\":[";
+  std::string j = "{\"ok\":true,\"summary\":" + conntrack_summary(c.bridge.stats()) +
+                  ",\"conntrack\":[";
   bool first = true;
   uint64_t now = monotonic_ns();
   c.bridge.call_each([&](std::size_t worker, const Engine& e, Bridge::PortList&) {

@@ -77,6 +77,34 @@ std::string MetricsServer::render() const {
   worker_lines("tapwall_worker_handoff_total", [](const WorkerStats& w) { return w.handed_out; });
   metric("tapwall_worker_handoff_full_total", "counter", "Frames dropped because the owning worker's ring was full.");
   worker_lines("tapwall_worker_handoff_full_total", [](const WorkerStats& w) { return w.handoff_full; });
+  // Conntrack, per worker (each owns a share of the table): `conntrack -C` and `-S`.
+  struct CtMetric {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t (*field)(const WorkerStats&);
+  };
+  static constexpr CtMetric kCtMetrics[] = {
+      {"tapwall_conntrack_entries", "gauge", "Conntrack entries in use (nf_conntrack_count).",
+       [](const WorkerStats& w) { return w.ct_entries; }},
+      {"tapwall_conntrack_max", "gauge", "Conntrack table size (this worker's share of nf_conntrack_max).",
+       [](const WorkerStats& w) { return w.ct_capacity; }},
+      {"tapwall_conntrack_inserted_total", "counter", "Flows entered into the conntrack table.",
+       [](const WorkerStats& w) { return w.ct.confirmed; }},
+      {"tapwall_conntrack_expired_total", "counter", "Conntrack entries that timed out.",
+       [](const WorkerStats& w) { return w.ct.expired; }},
+      {"tapwall_conntrack_early_drop_total", "counter", "Unassured entries evicted to make room (early_drop).",
+       [](const WorkerStats& w) { return w.ct.early_drops; }},
+      {"tapwall_conntrack_table_full_total", "counter",
+       "New flows refused: the table was full and nothing could be evicted.",
+       [](const WorkerStats& w) { return w.ct.table_full; }},
+      {"tapwall_conntrack_invalid_total", "counter", "Packets conntrack found INVALID.",
+       [](const WorkerStats& w) { return w.ct.invalid; }},
+  };
+  for (const CtMetric& c : kCtMetrics) {
+    metric(c.name, c.type, c.help);
+    worker_lines(c.name, c.field);
+  }
   metric("tapwall_worker_mac_announcements_total", "counter", "MAC learning announcements sent to other workers.");
   worker_lines("tapwall_worker_mac_announcements_total", [](const WorkerStats& w) { return w.mac.sent; });
   auto policy = slot_.current();

@@ -439,6 +439,10 @@ void Worker::publish_stats() {
   stats_.drops_by_port = drops_by_port_;
   WorkerStats w = ws_;
   if (announcer_) w.mac = announcer_->stats();
+  const Conntrack& ct = engine_->conntrack();
+  w.ct_entries = ct.size();
+  w.ct_capacity = ct.capacity();
+  w.ct = ct.stats();
   stats_.workers.assign(1, w);
 }
 

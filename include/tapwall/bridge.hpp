@@ -77,6 +77,9 @@ struct WorkerStats {
   uint64_t handed_in = 0;     // frames other workers handed to it
   uint64_t handoff_full = 0;  // frames it could not hand over (DropReason::WorkerHandoffFull)
   MacSyncStats mac;
+  // Its conntrack table: entries in use (nf_conntrack_count), its size, and its counters.
+  uint64_t ct_entries = 0, ct_capacity = 0;
+  CtStats ct;
 };
 
 struct BridgeStats {

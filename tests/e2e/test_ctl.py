@@ -14,7 +14,8 @@ Asserts (ctl --json):
     eth0's drops name chain_policy and rule_drop;
   - show macs: the LAN's MAC on eth0, the guest's on tap0;
   - show conntrack: the kept LAN->guest :8080 flow, state ESTABLISHED, replied, its timeout
-    from `--ct nf_conntrack_tcp_timeout_established=86400` (1 day, not the default 5);
+    from `--ct nf_conntrack_tcp_timeout_established=86400` (1 day, not the default 5); the
+    summary: count, and max = `--ct nf_conntrack_max=50000`;
   - show rules: the multiport rule's packet counter went up with the :80 connection;
   - show drops: chain_policy >= the blocked attempts, the DROP rule in by_rule, every
     hand-made frame's reason counted, recorder counters present;
@@ -22,7 +23,8 @@ Asserts (ctl --json):
     generation unchanged, and the kept :8080 flow is in `changes` (accept -> drop); a broken
     file is refused with its file:line;
   - reload FILE and reload (no FILE): applied, the generation increments each time;
-  - metrics: Prometheus text with per-reason drop counters and the policy generation;
+  - metrics: Prometheus text with per-reason drop counters, the policy generation, and
+    per worker the conntrack entries and table size;
   - trace "tcp dst port 22": a live SYN shown as JSON: in eth0, ct NEW, dropped toward
     tap0 by chain_policy at the `:FORWARD DROP` line, with the rules tried;
   - dump start "tcp port 80" / dump stop: the exchange between them is recorded as accepted
@@ -75,6 +77,7 @@ def http_get(ns, port_, path="/metrics"):
 
 
 CT_ESTABLISHED_S = 86400
+CT_MAX = 50000
 
 
 def body(lab: L.Lab, res: L.Results, args):
@@ -85,7 +88,8 @@ def body(lab: L.Lab, res: L.Results, args):
     if not res.check("tapwall ready (with --drops and --metrics)",
                      lab.start_tapwall(RULES, extra=["--drops", drops_dir, "--metrics",
                                                      f"127.0.0.1:{METRICS_PORT}", "--ct",
-                                                     f"nf_conntrack_tcp_timeout_established={CT_ESTABLISHED_S}"]),
+                                                     f"nf_conntrack_tcp_timeout_established={CT_ESTABLISHED_S}",
+                                                     "--ct", f"nf_conntrack_max={CT_MAX}"]),
                      lab.start_error):
         return
     lan, g0, guest, lanip = lab.ns("lan"), lab.ns("g0"), L.GUESTS[0]["ip"], L.LAN["ip"]
@@ -174,6 +178,12 @@ def body(lab: L.Lab, res: L.Results, args):
         res.check("show conntrack: LAN->guest :8080 flow ESTABLISHED, reply seen",
                   len(flow) == 1 and flow[0]["state"] == "ESTABLISHED" and flow[0]["seen_reply"],
                   json.dumps(flow))
+        summary = ct.get("summary", {})
+        res.check(f"show conntrack: summary counts the flows against --ct nf_conntrack_max={CT_MAX}",
+                  summary.get("max") == CT_MAX
+                  and summary.get("count", 0) >= len(ct["conntrack"]) >= 1
+                  and summary.get("inserted", 0) >= summary.get("count", 0),
+                  json.dumps(summary))
         # (above 300 s: not the timeout of a flow with unacknowledged data, which is shorter)
         res.check("show conntrack: the flow expires by --ct nf_conntrack_tcp_timeout_established",
                   len(flow) == 1 and 300 < flow[0]["timeout_s"] <= CT_ESTABLISHED_S,
@@ -261,6 +271,10 @@ def body(lab: L.Lab, res: L.Results, args):
               re.search(r'tapwall_drops_total\{port="eth0",reason="chain_policy"\} \d+', m) is not None
               and re.search(r"tapwall_policy_generation \d+", m) is not None
               and re.search(r'tapwall_rx_truncated_total\{port="eth0"\} 0', m) is not None, m[:200])
+    res.check("metrics: conntrack entries and table size per worker",
+              re.search(r'tapwall_conntrack_max\{worker="0"\} %d\n' % CT_MAX, m) is not None
+              and re.search(r'tapwall_conntrack_entries\{worker="0"\} [1-9]', m) is not None,
+              "\n".join(l for l in m.splitlines() if "conntrack" in l))
 
     rc, problems = lab.stop_tapwall()
     res.check("tapwall exits 0 on SIGTERM, no sanitizer report", rc == 0 and not problems,
