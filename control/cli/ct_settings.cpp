@@ -46,6 +46,13 @@ const Setting kSettings[] = {
 constexpr uint32_t kMaxEntries = uint32_t{1} << 26;
 constexpr uint32_t kMaxSeconds = 0x7fffffff;  // the kernel's sysctl is an int
 
+// sysctl.conf writes "name = value": the spaces around '=' are not part of either.
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 std::string_view strip_prefix(std::string_view name) {
   constexpr std::string_view kPrefix = "net.netfilter.";
   if (name.substr(0, kPrefix.size()) == kPrefix) name.remove_prefix(kPrefix.size());
@@ -70,8 +77,8 @@ std::string apply_ct_setting(std::string_view assignment, CtConfig& cfg) {
   const auto eq = assignment.find('=');
   if (eq == std::string_view::npos || eq == 0)
     return "expected NAME=VALUE (a net.netfilter.nf_conntrack_* sysctl)";
-  const std::string_view name = strip_prefix(assignment.substr(0, eq));
-  const std::string_view value = assignment.substr(eq + 1);
+  const std::string_view name = strip_prefix(trim(assignment.substr(0, eq)));
+  const std::string_view value = trim(assignment.substr(eq + 1));
   for (const Setting& st : kSettings) {
     if (name != st.name) continue;
     uint32_t v = 0;

@@ -15,7 +15,8 @@
 
 namespace tapwall::control {
 
-// Applies one "NAME=VALUE" (NAME with or without the "net.netfilter." prefix) to `cfg`.
+// Applies one "NAME=VALUE" (NAME with or without the "net.netfilter." prefix; spaces around
+// '=' allowed, as a sysctl.conf line has them) to `cfg`.
 // Returns "" on success, else what is wrong with it.
 std::string apply_ct_setting(std::string_view assignment, CtConfig& cfg);
 

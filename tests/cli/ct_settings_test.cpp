@@ -55,12 +55,20 @@ TEST(CtSettings, EachTimeoutNameSetsItsOwnTimeout) {
   }
 }
 
+TEST(CtSettings, ASysctlConfLineIsAccepted) {
+  CtConfig c;
+  EXPECT_EQ(apply_ct_setting("net.netfilter.nf_conntrack_max = 131072", c), "");
+  EXPECT_EQ(c.capacity, 131072u);
+  EXPECT_EQ(apply_ct_setting("nf_conntrack_udp_timeout =\t10", c), "");
+  EXPECT_EQ(c.timeouts.udp, 10u);
+}
+
 TEST(CtSettings, BadValuesAreRefusedAndChangeNothing) {
   for (const char* bad :
        {"nf_conntrack_max=0", "nf_conntrack_max=-1", "nf_conntrack_max=67108865",
         "nf_conntrack_max=10x", "nf_conntrack_max=", "nf_conntrack_tcp_loose=2",
         "nf_conntrack_tcp_loose=yes", "nf_conntrack_udp_timeout=2147483648",
-        "nf_conntrack_udp_timeout= 5", "=5", "nf_conntrack_max"}) {
+        "nf_conntrack_udp_timeout=5s", "=5", " = 5", "nf_conntrack_max"}) {
     CtConfig c;
     const std::string err = apply_ct_setting(bad, c);
     EXPECT_FALSE(err.empty()) << bad;
