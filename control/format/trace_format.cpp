@@ -40,9 +40,14 @@ TracePath build(const FrameOutcome& o, const std::vector<PortDesc>& ports, const
     TracedPort tp{v.port, true, &v, {}, {}};
     seen |= PortMask{1} << v.port;
     bool host = ports[o.in].role == PortRole::Host || ports[v.port].role == PortRole::Host;
+    const bool ip = dr == DropReason::None && (d.l3 == L3Kind::Ipv4 || d.l3 == L3Kind::Ipv6);
     if (host) {
       tp.judged = false;
       tp.not_judged_why = "host port: the kernel's INPUT/OUTPUT filter it, not FORWARD";
+    } else if (dr == DropReason::None && !ip) {
+      // A copy the bridge failed to send (the only verdict a non-IP frame can have).
+      tp.judged = false;
+      tp.not_judged_why = "not IP: iptables does not see it";
     } else if (dr == DropReason::None) {
       PolicyQuery q;
       q.pkt = &d;

@@ -83,6 +83,22 @@ void add_ports(PortStats& a, const PortStats& b) {
   a.csum_completed += b.csum_completed;
 }
 
+// The copy of `o` toward `p` was not sent: its verdict for `p` becomes the drop. A copy
+// that was never judged (ARP, a flood of a non-IP frame) gets a verdict here, kept in
+// port order, so that the drop record names the port that refused it.
+void lose_copy(FrameOutcome& o, PortId p, DropReason why) {
+  uint8_t i = 0;
+  while (i < o.n_per && o.per[i].port < p) ++i;
+  if (i == o.n_per || o.per[i].port != p) {
+    for (uint8_t k = o.n_per; k > i; --k) o.per[k] = o.per[k - 1];  // n_per < kMaxPorts: p is new
+    o.per[i] = PortVerdict{p, false, kNoRule, why};
+    ++o.n_per;
+    return;
+  }
+  o.per[i].accept = false;
+  o.per[i].reason = why;
+}
+
 // Reads (and so clears) the pending error of each socket poll() flagged POLLERR. The
 // kernel sets ENETDOWN on a packet socket whose device goes down, or was down when the
 // socket was bound (the daemon sets its ports up after opening them), and poll() reports
@@ -383,12 +399,7 @@ void Worker::transmit(std::vector<FrameOutcome>& out, uint64_t batch_seq) {
       const DropReason why =
           status[k] == TxStatus::MtuExceeded ? DropReason::MtuExceeded : DropReason::TxError;
       o.to &= ~(PortMask{1} << p);
-      for (uint8_t v = 0; v < o.n_per; ++v) {
-        if (o.per[v].port != p) continue;
-        o.per[v].accept = false;
-        o.per[v].reason = why;
-      }
-      if (o.n_per == 0) o.reason = why;
+      lose_copy(o, PortId(p), why);
       // Per lost copy, as the engine counts its own drops (what `ctl show drops` prints).
       extra_.by_reason[static_cast<std::size_t>(why)]++;
     }

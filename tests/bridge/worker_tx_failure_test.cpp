@@ -12,6 +12,7 @@
 
 #include "frame_builder.hpp"
 #include "tapwall/bridge.hpp"
+#include "tapwall/packet_filter.hpp"
 #include "tapwall/rules_parser.hpp"
 
 namespace tapwall {
@@ -83,7 +84,9 @@ std::size_t reason(DropReason r) { return static_cast<std::size_t>(r); }
 
 // Runs a bridge over eth0 (receives `frame`), tap0 and tap1 (whose copies end with the
 // given statuses) until the worker has judged the frame and published its counters.
-BridgeStats run_one_frame(const Bytes& frame, TxStatus tap0_tx, TxStatus tap1_tx) {
+// `traced`: the frame's outcome as the trace (and the drop recorder) get it.
+BridgeStats run_one_frame(const Bytes& frame, TxStatus tap0_tx, TxStatus tap1_tx,
+                          FrameOutcome* traced = nullptr) {
   EngineConfig cfg;
   cfg.ports = {{"eth0", PortRole::Uplink}, {"tap0", PortRole::Vm}, {"tap1", PortRole::Vm}};
   PolicySlot slot;
@@ -97,6 +100,8 @@ BridgeStats run_one_frame(const Bytes& frame, TxStatus tap0_tx, TxStatus tap1_tx
   BridgeOptions opts;
   opts.poll_timeout_ms = 5;
   Bridge bridge(std::move(ports), cfg, slot, nullptr, opts);
+  auto everything = PacketFilter::compile("");
+  EXPECT_EQ(bridge.start_trace(std::get<std::shared_ptr<const PacketFilter>>(everything)), "");
   std::atomic<bool> stop{false};
   std::thread worker([&] { bridge.run(stop); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -104,6 +109,10 @@ BridgeStats run_one_frame(const Bytes& frame, TxStatus tap0_tx, TxStatus tap1_tx
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   worker.join();
+  if (traced) {
+    std::size_t n = bridge.drain_trace([&](const FrameOutcome& o) { *traced = o; });
+    EXPECT_EQ(n, 1u);
+  }
   return bridge.stats();  // published once more as the worker stopped
 }
 
@@ -124,6 +133,31 @@ TEST(WorkerTxFailure, EachLostCopyIsCountedByItsReason) {
   EXPECT_EQ(s.drops_by_port[0][reason(DropReason::TxError)] +
                 s.drops_by_port[0][reason(DropReason::MtuExceeded)],
             1u);
+}
+
+// The drop record must say which port refused the copy, also for a frame no rule judged
+// (ARP): each lost copy has its port's verdict with its own reason, in port order.
+TEST(WorkerTxFailure, EachLostCopyIsAVerdictForItsPort) {
+  FrameOutcome o;
+  run_one_frame(broadcast_arp(), TxStatus::TxError, TxStatus::MtuExceeded, &o);
+  EXPECT_EQ(o.reason, DropReason::None);
+  EXPECT_EQ(o.to, 0u);
+  ASSERT_EQ(o.n_per, 2u);
+  EXPECT_EQ(o.per[0].port, 1);
+  EXPECT_FALSE(o.per[0].accept);
+  EXPECT_EQ(o.per[0].reason, DropReason::TxError);
+  EXPECT_EQ(o.per[1].port, 2);
+  EXPECT_FALSE(o.per[1].accept);
+  EXPECT_EQ(o.per[1].reason, DropReason::MtuExceeded);
+}
+
+TEST(WorkerTxFailure, ASentCopyStaysDelivered) {
+  FrameOutcome o;
+  run_one_frame(broadcast_arp(), TxStatus::Sent, TxStatus::TxError, &o);
+  EXPECT_EQ(o.to, PortMask{1} << 1);
+  ASSERT_EQ(o.n_per, 1u);
+  EXPECT_EQ(o.per[0].port, 2);
+  EXPECT_EQ(o.per[0].reason, DropReason::TxError);
 }
 
 TEST(WorkerTxFailure, SentCopiesCountNoDrop) {
