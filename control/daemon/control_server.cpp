@@ -134,25 +134,50 @@ std::string conntrack_summary(const BridgeStats& s) {
          ",\"invalid\":" + num(t.ct.invalid) + "}";
 }
 
-std::string show_conntrack(const ControlContext& c) {
-  std::string j = "{\"ok\":true,\"summary\":" + conntrack_summary(c.bridge.stats()) +
-                  ",\"conntrack\":[";
-  bool first = true;
-  uint64_t now = monotonic_ns();
+// Every worker's live flows and the worker tracking each, copied on the workers' threads.
+// Why a copy: formatting (or judging, for a dry run) every flow there held up each data
+// path for the whole listing, which with a full table is long enough to overflow rings.
+struct FlowSnapshot {
+  std::vector<CtEntryView> flows;
+  std::vector<uint32_t> worker;  // parallel to flows
+};
+
+FlowSnapshot snapshot_flows(const ControlContext& c, std::size_t expected) {
+  FlowSnapshot s;
+  s.flows.reserve(expected);
+  s.worker.reserve(expected);
+  const uint64_t now = monotonic_ns();
   c.bridge.call_each([&](std::size_t worker, const Engine& e, Bridge::PortList&) {
     e.conntrack().for_each(now, [&](const CtEntryView& v) {
-      if (!first) j += ',';
-      first = false;
-      j += "{\"worker\":" + num(worker) + ",\"proto\":" + num(v.proto) + ",\"src\":" + q(v.orig_src.to_string()) +
-           ",\"dst\":" + q(v.orig_dst.to_string()) + ",\"sport\":" + num(v.orig_sport) +
-           ",\"dport\":" + num(v.orig_dport) + ",\"state\":" + q(flow_state(v)) +
-           ",\"assured\":" + (v.assured ? "true" : "false") +
-           ",\"seen_reply\":" + (v.seen_reply ? "true" : "false") +
-           ",\"timeout_s\":" + num(v.expires_in_ns / 1000000000ull) +
-           ",\"packets\":[" + num(v.packets[0]) + "," + num(v.packets[1]) + "]" +
-           ",\"bytes\":[" + num(v.bytes[0]) + "," + num(v.bytes[1]) + "]}";
+      s.flows.push_back(v);
+      s.worker.push_back(uint32_t(worker));
     });
   });
+  return s;
+}
+
+std::size_t tracked_entries(const BridgeStats& s) {
+  std::size_t n = 0;
+  for (const WorkerStats& w : s.workers) n += w.ct_entries;
+  return n;
+}
+
+std::string show_conntrack(const ControlContext& c) {
+  const BridgeStats stats = c.bridge.stats();
+  const FlowSnapshot snap = snapshot_flows(c, tracked_entries(stats));
+  std::string j = "{\"ok\":true,\"summary\":" + conntrack_summary(stats) + ",\"conntrack\":[";
+  for (std::size_t i = 0; i < snap.flows.size(); ++i) {
+    const CtEntryView& v = snap.flows[i];
+    if (i) j += ',';
+    j += "{\"worker\":" + num(snap.worker[i]) + ",\"proto\":" + num(v.proto) + ",\"src\":" + q(v.orig_src.to_string()) +
+         ",\"dst\":" + q(v.orig_dst.to_string()) + ",\"sport\":" + num(v.orig_sport) +
+         ",\"dport\":" + num(v.orig_dport) + ",\"state\":" + q(flow_state(v)) +
+         ",\"assured\":" + (v.assured ? "true" : "false") +
+         ",\"seen_reply\":" + (v.seen_reply ? "true" : "false") +
+         ",\"timeout_s\":" + num(v.expires_in_ns / 1000000000ull) +
+         ",\"packets\":[" + num(v.packets[0]) + "," + num(v.packets[1]) + "]" +
+         ",\"bytes\":[" + num(v.bytes[0]) + "," + num(v.bytes[1]) + "]}";
+  }
   return j + "]}";
 }
 
@@ -224,16 +249,10 @@ std::string reload(const ControlContext& c, const std::vector<std::string>& args
     spdlog::info("ctl reload: rules reloaded (generation {})", r.policy->generation());
     return "{\"ok\":true,\"applied\":true,\"generation\":" + num(r.policy->generation()) + "}";
   }
-  // Each flow is tracked by one worker: the lists of all workers, joined.
-  std::string changes;
-  c.bridge.call([&](const Engine& e, Bridge::PortList&) {
-    std::string part = dry_run_changes(e.conntrack(), *old, *r.policy, c.ports, monotonic_ns());
-    part = part.substr(1, part.size() - 2);  // inside the brackets
-    if (part.empty()) return;
-    if (!changes.empty()) changes += ',';
-    changes += part;
-  });
-  return "{\"ok\":true,\"applied\":false,\"changes\":[" + changes + "]}";
+  // Each flow is tracked by one worker: all workers' flows, judged here.
+  const FlowSnapshot snap = snapshot_flows(c, tracked_entries(c.bridge.stats()));
+  return "{\"ok\":true,\"applied\":false,\"changes\":" +
+         dry_run_changes(snap.flows, *old, *r.policy, c.ports) + "}";
 }
 
 std::string dump(const ControlContext& c, const std::vector<std::string>& w, const std::string& line) {

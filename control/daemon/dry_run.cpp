@@ -33,15 +33,14 @@ Decoded flow_packet(const CtEntryView& v, bool reply) {
 
 }  // namespace
 
-std::string dry_run_changes(const Conntrack& ct, const CompiledPolicy& current,
-                            const CompiledPolicy& next, const std::vector<PortDesc>& ports,
-                            uint64_t now_ns) {
+std::string dry_run_changes(std::span<const CtEntryView> flows, const CompiledPolicy& current,
+                            const CompiledPolicy& next, const std::vector<PortDesc>& ports) {
   // Evaluators over shared_ptr that do not own: the policies outlive this call.
   PolicyEvaluator cur(std::shared_ptr<const CompiledPolicy>(&current, [](const CompiledPolicy*) {}));
   PolicyEvaluator nxt(std::shared_ptr<const CompiledPolicy>(&next, [](const CompiledPolicy*) {}));
   std::string j = "[";
   bool first_flow = true;
-  ct.for_each(now_ns, [&](const CtEntryView& v) {
+  for (const CtEntryView& v : flows) {
     std::string changes;
     for (int dir = 0; dir < 2; ++dir) {
       if (dir == 1 && !v.seen_reply) continue;
@@ -67,14 +66,14 @@ std::string dry_run_changes(const Conntrack& ct, const CompiledPolicy& current,
         }
       }
     }
-    if (changes.empty()) return;
+    if (changes.empty()) continue;
     if (!first_flow) j += ',';
     first_flow = false;
     j += "{\"flow\":{\"proto\":" + std::to_string(v.proto) + ",\"src\":" +
          json_escape(v.orig_src.to_string()) + ",\"dst\":" + json_escape(v.orig_dst.to_string()) +
          ",\"sport\":" + std::to_string(v.orig_sport) + ",\"dport\":" + std::to_string(v.orig_dport) +
          ",\"state\":" + json_escape(v.state_name ? v.state_name : "") + "},\"changes\":[" + changes + "]}";
-  });
+  }
   return j + "]";
 }
 
