@@ -34,13 +34,13 @@ TracePath build(const FrameOutcome& o, const std::vector<PortDesc>& ports, const
            d.dst_mac.to_string() +
            (d.dst_mac.is_broadcast() ? " (broadcast: flood)" : d.dst_mac.is_multicast() ? " (multicast: flood)" : "");
   }
+  const bool ip = dr == DropReason::None && (d.l3 == L3Kind::Ipv4 || d.l3 == L3Kind::Ipv6);
   PortMask seen = 0;
   for (uint8_t i = 0; i < o.n_per; ++i) {
     const PortVerdict& v = o.per[i];
     TracedPort tp{v.port, true, &v, {}, {}};
     seen |= PortMask{1} << v.port;
     bool host = ports[o.in].role == PortRole::Host || ports[v.port].role == PortRole::Host;
-    const bool ip = dr == DropReason::None && (d.l3 == L3Kind::Ipv4 || d.l3 == L3Kind::Ipv6);
     if (host) {
       tp.judged = false;
       tp.not_judged_why = "host port: the kernel's INPUT/OUTPUT filter it, not FORWARD";
@@ -48,7 +48,7 @@ TracePath build(const FrameOutcome& o, const std::vector<PortDesc>& ports, const
       // A copy the bridge failed to send (the only verdict a non-IP frame can have).
       tp.judged = false;
       tp.not_judged_why = "not IP: iptables does not see it";
-    } else if (dr == DropReason::None) {
+    } else if (ip) {
       PolicyQuery q;
       q.pkt = &d;
       q.ct = o.ct;

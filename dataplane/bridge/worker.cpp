@@ -100,10 +100,10 @@ void lose_copy(FrameOutcome& o, PortId p, DropReason why) {
 }
 
 // Reads (and so clears) the pending error of each socket poll() flagged POLLERR. The
-// kernel sets ENETDOWN on a packet socket whose device goes down, or was down when the
-// socket was bound (the daemon sets its ports up after opening them), and poll() reports
-// POLLERR until something reads it: without this an idle worker spun at 100% CPU until a
-// frame happened to be sent on that port, and that send failed with the stale error.
+// kernel sets ENETDOWN on a packet socket whose device goes down (or was down when the
+// socket was bound), and poll() reports POLLERR until something reads it: without this an
+// idle worker spun at 100% CPU until a frame happened to be sent on that port, and that
+// send failed with the stale error.
 void clear_socket_errors(const pollfd* fds, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     if (!(fds[i].revents & POLLERR)) continue;
