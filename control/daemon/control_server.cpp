@@ -114,10 +114,8 @@ std::string flow_state(const CtEntryView& v) {
   return !v.seen_reply ? "UNREPLIED" : v.assured ? "ASSURED" : "REPLIED";
 }
 
-// The table as a whole, summed over the workers: what `conntrack -C` and `conntrack -S`
-// tell (count against nf_conntrack_max; flows inserted (confirmed), expired, evicted early,
-// refused for a full table; packets found INVALID).
-std::string conntrack_summary(const BridgeStats& s) {
+// The conntrack tables summed over the workers.
+WorkerStats ct_totals(const BridgeStats& s) {
   WorkerStats t;
   for (const WorkerStats& w : s.workers) {
     t.ct_entries += w.ct_entries;
@@ -128,6 +126,13 @@ std::string conntrack_summary(const BridgeStats& s) {
     t.ct.table_full += w.ct.table_full;
     t.ct.invalid += w.ct.invalid;
   }
+  return t;
+}
+
+// The table as a whole: what `conntrack -C` and `conntrack -S` tell (count against
+// nf_conntrack_max; flows inserted (confirmed), expired, evicted early, refused for a full
+// table; packets found INVALID).
+std::string conntrack_summary(const WorkerStats& t) {
   return "{\"count\":" + num(t.ct_entries) + ",\"max\":" + num(t.ct_capacity) +
          ",\"inserted\":" + num(t.ct.confirmed) + ",\"expired\":" + num(t.ct.expired) +
          ",\"early_drop\":" + num(t.ct.early_drops) + ",\"table_full\":" + num(t.ct.table_full) +
@@ -156,16 +161,10 @@ FlowSnapshot snapshot_flows(const ControlContext& c, std::size_t expected) {
   return s;
 }
 
-std::size_t tracked_entries(const BridgeStats& s) {
-  std::size_t n = 0;
-  for (const WorkerStats& w : s.workers) n += w.ct_entries;
-  return n;
-}
-
 std::string show_conntrack(const ControlContext& c) {
-  const BridgeStats stats = c.bridge.stats();
-  const FlowSnapshot snap = snapshot_flows(c, tracked_entries(stats));
-  std::string j = "{\"ok\":true,\"summary\":" + conntrack_summary(stats) + ",\"conntrack\":[";
+  const WorkerStats totals = ct_totals(c.bridge.stats());
+  const FlowSnapshot snap = snapshot_flows(c, totals.ct_entries);
+  std::string j = "{\"ok\":true,\"summary\":" + conntrack_summary(totals) + ",\"conntrack\":[";
   for (std::size_t i = 0; i < snap.flows.size(); ++i) {
     const CtEntryView& v = snap.flows[i];
     if (i) j += ',';
@@ -250,7 +249,7 @@ std::string reload(const ControlContext& c, const std::vector<std::string>& args
     return "{\"ok\":true,\"applied\":true,\"generation\":" + num(r.policy->generation()) + "}";
   }
   // Each flow is tracked by one worker: all workers' flows, judged here.
-  const FlowSnapshot snap = snapshot_flows(c, tracked_entries(c.bridge.stats()));
+  const FlowSnapshot snap = snapshot_flows(c, ct_totals(c.bridge.stats()).ct_entries);
   return "{\"ok\":true,\"applied\":false,\"changes\":" +
          dry_run_changes(snap.flows, *old, *r.policy, c.ports) + "}";
 }
