@@ -1,6 +1,6 @@
 // CtTable implementation: cuckoo-indexed entry array, early drop, sweeping.
 // Invariants: see ct_table.hpp. Every path that frees an entry goes through remove(),
-// which clears both index slots, so no slot ever names a free entry.
+// which clears the entry's index slot, so no slot ever names a free entry.
 // Thread-safety: not thread-safe; one owner.
 #include "ct_table.hpp"
 
@@ -11,9 +11,9 @@ namespace tapwall::ct {
 
 namespace {
 uint32_t clamp_capacity(uint32_t c) { return c == 0 ? 1 : c; }
-// 4 index slots per entry (two tuples at <= 50% load), 8 slots per bucket.
+// 2 index slots per entry (<= 50% load), 8 slots per bucket.
 std::size_t bucket_count(uint32_t capacity) {
-  const uint64_t want = (uint64_t{capacity} * 4 + 7) / 8;
+  const uint64_t want = (uint64_t{capacity} * 2 + 7) / 8;
   return std::bit_ceil(want < 2 ? uint64_t{2} : want);
 }
 }  // namespace
@@ -22,7 +22,7 @@ CtTable::CtTable(uint32_t capacity, uint64_t seed, CtStats& stats)
     : entries_(clamp_capacity(capacity), true),
       counters_(clamp_capacity(capacity), true),
       buckets_(bucket_count(clamp_capacity(capacity))),
-      seed_(seed),
+      key_(seed),
       stats_(stats) {
   for (auto& b : buckets_) {
     std::memset(b.sig, 0, sizeof b.sig);
@@ -121,7 +121,7 @@ uint32_t CtTable::early_drop(uint64_t h, uint64_t now_ns) {
     for (int i = 0; i < kWays && seen < kCandidates; ++i) {
       if (bk.ref[i] == kEmpty) continue;
       ++seen;
-      const uint32_t id = bk.ref[i] >> 1;
+      const uint32_t id = bk.ref[i];
       const CtEntry& e = entries_[id];
       if (expired(e, now_ns) && !(e.status & kStPending)) {
         remove(id);
@@ -158,10 +158,8 @@ uint32_t CtTable::insert(const CtTuple& t, uint64_t h, uint64_t now_ns) {
   e.proto = t.proto;
   e.status = kStInUse;
   e.expires_ns = ~uint64_t{0};
-  const uint64_t hr = hash(invert(t));
-  if (!index_add(h, id * 2)) return kNoCtEntry;
-  if (!index_add(hr, id * 2 + 1)) {
-    index_del(h, id * 2);
+  if (!index_add(h, id)) {  // both buckets and their residents' others full
+    e.status = 0;             // still free: not shown as live, handed out again next
     return kNoCtEntry;
   }
   if (recycled)
@@ -175,9 +173,7 @@ uint32_t CtTable::insert(const CtTuple& t, uint64_t h, uint64_t now_ns) {
 void CtTable::remove(uint32_t id) {
   CtEntry& e = entries_[id];
   if (!(e.status & kStInUse)) return;
-  const CtTuple t = e.orig_tuple();
-  index_del(hash(t), id * 2);
-  index_del(hash(invert(t)), id * 2 + 1);
+  index_del(hash(e.orig_tuple()), id);
   e.status = 0;
   e.vc[0] = CtVerdictCache{};
   e.vc[1] = CtVerdictCache{};

@@ -1,10 +1,11 @@
-// CtTuple: the key of one direction of a tracked flow, and the rules to invert it.
-// Purpose: the table stores each entry under two tuples (original and reply) so one lookup
-// with the packet's own tuple finds the entry and tells the direction.
+// CtTuple: the key of one direction of a tracked flow, the rules to invert it, and its hash.
+// Purpose: a packet's own tuple finds its entry whichever direction it travels: the hash is
+// the same for a tuple and its inverse, and comparing with the entry tells the direction.
 // Invariants: addresses are IPv4-mapped for IPv4 (one type for both families); ports are
 // TCP/UDP ports, or for ICMP/ICMPv6 queries sport = identifier and dport = type<<8 | code
 // (the kernel keys ICMP by id, type and code; the reply tuple carries the reply type);
 // other protocols use ports 0/0 (the kernel's generic tracker keys by addresses+protocol).
+// ct_hash(t) == ct_hash(invert(t)) for every tuple of a trackable packet.
 // Thread-safety: value types and pure functions.
 #pragma once
 
@@ -69,23 +70,57 @@ inline CtTuple invert(const CtTuple& t) {
   return r;
 }
 
-// Keyed hash of a tuple. A per-table random seed keeps an attacker who controls addresses
-// and ports from aiming many flows at one bucket.
+// The tuple hash is keyed (a table's random seed), so an attacker who controls addresses
+// and ports cannot aim many flows at one bucket, and symmetric: a tuple and its inverse
+// hash the same, so the table indexes an entry once, under either direction's tuple.
 inline uint64_t ct_mix(uint64_t a, uint64_t b) {
   const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
   return static_cast<uint64_t>(p) ^ static_cast<uint64_t>(p >> 64);
 }
 
-inline uint64_t ct_hash(const CtTuple& t, uint64_t seed) {
-  uint64_t w[4];
-  std::memcpy(&w[0], t.src.b.data(), 8);
-  std::memcpy(&w[1], t.src.b.data() + 8, 8);
-  std::memcpy(&w[2], t.dst.b.data(), 8);
-  std::memcpy(&w[3], t.dst.b.data() + 8, 8);
-  const uint64_t ports = (uint64_t{t.sport} << 32) | (uint64_t{t.dport} << 16) | t.proto;
-  const uint64_t a = ct_mix(w[0] ^ seed, w[1] ^ 0x9e3779b97f4a7c15ull);
-  const uint64_t b = ct_mix(w[2] ^ 0xbf58476d1ce4e5b9ull, w[3] ^ seed);
-  return ct_mix(a ^ ports ^ 0x94d049bb133111ebull, b ^ (seed >> 17) ^ 0x2545f4914f6cdd1dull);
+// The secret keys, derived from the seed (splitmix64 steps; the multipliers are odd).
+struct CtHashKey {
+  uint64_t addr0, addr1, port, ext, fin;
+  explicit CtHashKey(uint64_t seed) {
+    auto next = [&seed] {
+      seed += 0x9e3779b97f4a7c15ull;
+      uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      return z ^ (z >> 31);
+    };
+    addr0 = next();
+    addr1 = next();
+    port = next() | 1;
+    ext = next() | 1;
+    fin = next();
+  }
+};
+
+// One end of a flow, (address, port), under the key.
+inline uint64_t ct_end_hash(const IpAddr& a, uint16_t port, const CtHashKey& k) {
+  uint64_t w0, w1;
+  std::memcpy(&w0, a.b.data(), 8);
+  std::memcpy(&w1, a.b.data() + 8, 8);
+  return ct_mix(w0 ^ k.addr0, w1 ^ k.addr1) ^ (uint64_t{port} * k.port);
+}
+
+// Why the ends are combined by sum and xor: both are symmetric, so the inverse tuple (ends
+// swapped) gives the same hash without ordering the ends first (an unpredictable branch
+// per packet). ICMP's ports are not ends: the identifier is the same both ways and the
+// type becomes its inverse, so they join the hash as the query/reply pair's lower type.
+inline uint64_t ct_hash(const CtTuple& t, const CtHashKey& k) {
+  uint16_t ps = t.sport, pd = t.dport;
+  uint64_t ext = t.proto;
+  if (is_icmp_proto(t.proto)) [[unlikely]] {
+    const uint8_t type = uint8_t(t.dport >> 8);
+    const int inv = icmp_inverse_type(t.proto, type);
+    const uint8_t low = inv >= 0 && uint8_t(inv) < type ? uint8_t(inv) : type;
+    ext |= uint64_t{t.sport} << 8 | uint64_t{low} << 24 | uint64_t{uint8_t(t.dport)} << 32;
+    ps = pd = 0;
+  }
+  const uint64_t a = ct_end_hash(t.src, ps, k), b = ct_end_hash(t.dst, pd, k);
+  return ct_mix((a + b) ^ (ext * k.ext), (a ^ b) ^ k.fin);
 }
 
 }  // namespace tapwall::ct

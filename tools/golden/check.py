@@ -37,6 +37,7 @@ EXPECT = [
     ("seed_stateful", "quoting the tracked udp", ["tap0"]),
     ("seed_stateful", "reply lan:5002 -> guest:500 (NEW", []),
     ("seed_stateful", "reply lan:5002 -> guest:501 (ESTABLISHED", ["tap0"]),
+    ("seed_stateful", "udp guest:7 -> guest:7 from lan (ESTABLISHED", ["tap0"]),
     ("seed_stateful", "ipv4 udp fragments lan0->gst0 dport 53 reversed", []),
     ("seed_stateful", "ipv4 udp fragments lan0->gst0 dport 5000 reversed", ["tap0"]),
     ("multi_vm", "udp broadcast lan -> :5050", ["tap1"]),

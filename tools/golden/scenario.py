@@ -342,6 +342,12 @@ def seed_stateful(lab):
              TCP(sport=49000, dport=22, flags="S", seq=1000), "802.1q vlan 10 tcp syn lan->guest dport 22")
     lab.send(L, eth(L, G) / Dot1Q(vlan=10) / IP(src=IP4[L], dst=IP4[G], id=1) /
              UDP(sport=49001, dport=123) / Raw(b"v" * 8), "802.1q vlan 10 udp lan->guest dport 123")
+
+    lab.step("== a flow that is its own reply (the same address and port at both ends)")
+    own = IP(src=IP4[G], dst=IP4[G], id=1) / UDP(sport=7, dport=7) / Raw(b"self")
+    lab.send(G, eth(G, L) / own, "udp guest:7 -> guest:7 via lan, first (NEW)", gap=0.1)
+    lab.send(G, eth(G, L) / own, "udp guest:7 -> guest:7 via lan, again (matches the reply tuple)", gap=0.1)
+    lab.send(L, eth(L, G) / own, "udp guest:7 -> guest:7 from lan (ESTABLISHED: accepted)", gap=0.1)
     for s in [g, l, g2, g3, b1, b2] + lsink + gsink:
         s.close()
 
