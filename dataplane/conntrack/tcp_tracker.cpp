@@ -165,10 +165,12 @@ RstCheck check_rst(CtEntry& e, int dir, uint8_t old_state, uint8_t& new_state,
       return RstCheck::Window;  // RST at the end of a data train
     new_state = old_state;  // inexact RST: keep state, allow a challenge ACK
   }
-  if ((((e.status & kStSeenReply) && t.last_index == kIdxSyn) ||
+  // A RST answering a SYN must come from the other side (Linux 6.18 checks the direction:
+  // seen on the lab's br0, a RST from the SYN's own side went through the window check).
+  if ((((e.status & kStSeenReply) && t.last_index == kIdxSyn && t.last_dir != dir) ||
        (!(e.status & kStAssured) && t.last_index == kIdxAck)) &&
       s.ack == t.last_end) {
-    return RstCheck::SkipWindow;  // RST to a SYN/ACK we let through while out of sync
+    return RstCheck::SkipWindow;  // RST to a SYN or ACK we let through while out of sync
   }
   if (old_state == kTcpSynSent && t.last_index == kIdxAck && t.last_dir == 1 &&
       s.seq == t.last_ack) {

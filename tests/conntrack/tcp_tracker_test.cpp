@@ -130,6 +130,29 @@ TEST(TcpRst, ExactRstClosesBothDirections) {
   }
 }
 
+// A RST that answers a SYN conntrack let through skips the window check only when it comes
+// from the SYN's peer (Linux 6.18; seen on the lab's br0, golden case random_mix, ports
+// 53101 and 53102): the client's SYN, the server's ACK (ignored: SYN_SENT), the SYN again,
+// then a RST whose ACK is that ACK's end and whose SEQ is far outside the window.
+TEST(TcpRst, RstAnsweringASynMustComeFromItsPeer) {
+  for (bool from_server : {true, false}) {
+    Conntrack ct(test_cfg());
+    TcpFlow f(ct);
+    ASSERT_NE(f.c_syn().state, CtState::Invalid);
+    EXPECT_EQ(f.send(f.make(true, kTcpAck, 5000, 1001)).state, CtState::Established);
+    ASSERT_NE(f.c_syn().state, CtState::Invalid);
+    const uint32_t far = 5000 + (1u << 30);
+    const Pkt rst = f.make(from_server, kTcpRst | kTcpAck, far, 5000, 0, 0);
+    if (from_server) {
+      EXPECT_EQ(f.send(rst).state, CtState::Established);
+      EXPECT_EQ(f.state(), "CLOSE");
+    } else {
+      EXPECT_EQ(f.send(rst).state, CtState::Invalid);
+      EXPECT_EQ(f.state(), "SYN_SENT");
+    }
+  }
+}
+
 TEST(TcpLoose, MidStreamPickupIsNewThenEstablished) {
   Conntrack ct(test_cfg());
   TcpFlow f(ct);

@@ -52,6 +52,10 @@ EXPECT = [
     ("ct_sysctls", "bad checksum (nf_conntrack_checksum=0", ["tap0"]),
     ("ct_sysctls", "far over the window", ["tap0"]),
     ("ct_sysctls", "udp reply lan:53->guest:603 after 4 s", []),
+    # a RST skips the window check as the answer to a SYN only from the SYN's peer
+    ("random_mix", "tcp rst from lan on 53101 after a second SYN", ["tap0"]),
+    ("random_mix", "tcp rst from guest on 53102 after a second SYN", []),
+    ("random_mix", "tcp rst from guest on 53104 after the ignored ACK", ["eth0"]),
 ]
 
 
