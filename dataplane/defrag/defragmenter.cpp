@@ -371,7 +371,7 @@ DefragResult Defragmenter::add(const Decoded& d, std::span<const uint8_t> frame,
   }
   if (fit == RunFit::Duplicate) {
     ++m.stats.duplicates;
-    return m.drop_alone(i, cur, DropReason::FragOverlap);
+    return m.drop_alone(i, cur, DropReason::FragDuplicate);
   }
   if (s.nfrags >= m.max_frags) {
     ++m.stats.no_memory;

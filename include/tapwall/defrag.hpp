@@ -15,7 +15,7 @@
 //    (FragOverlap, every held fragment plus this one listed).
 //  - Duplicate: a fragment lying entirely inside one contiguous run of held fragments (a
 //    "run" is the kernel's: fragments that arrived in ascending, back-to-back order) is a
-//    duplicate. Like the kernel, only that fragment is dropped (FragOverlap, listed alone,
+//    duplicate. Like the kernel, only that fragment is dropped (FragDuplicate, listed alone,
 //    counted in stats().duplicates) and the datagram is kept and can still complete. So an
 //    exact retransmission does not kill the datagram, but the same bytes straddling two
 //    runs (out-of-order arrival) are an overlap, exactly as in the kernel.

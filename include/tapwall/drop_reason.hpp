@@ -49,6 +49,7 @@ namespace tapwall {
   X(Icmpv6Truncated, "icmpv6_truncated", "ICMPv6 header cut short")                              \
   /* Fragments */                                                                                \
   X(FragOverlap, "frag_overlap", "overlapping fragments: the whole datagram is dropped")         \
+  X(FragDuplicate, "frag_duplicate", "fragment inside data already held: only it is dropped")    \
   X(FragTimeout, "frag_timeout", "datagram incomplete when its reassembly timer expired")        \
   X(FragNoMemory, "frag_no_memory", "reassembly memory or slots exhausted")                      \
   X(FragTooLarge, "frag_too_large", "reassembled datagram would exceed 65535 bytes")             \

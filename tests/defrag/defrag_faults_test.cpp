@@ -61,7 +61,7 @@ TEST(DefragOverlap, ExactDuplicateIsDroppedAloneAndDatagramStillCompletes) {
   const std::size_t bytes = df.bytes_held();
   const auto dup = feed(df, a, 2, 2);
   EXPECT_EQ(dup.status, DefragStatus::Dropped);
-  EXPECT_EQ(dup.reason, DropReason::FragOverlap);
+  EXPECT_EQ(dup.reason, DropReason::FragDuplicate);
   EXPECT_NE(dup.datagram, held.datagram);
   EXPECT_EQ(cookies(df, dup.datagram), (std::vector<uint64_t>{2}));
   df.release(dup.datagram);  // a no-op for a lone drop
@@ -80,6 +80,7 @@ TEST(DefragOverlap, DuplicateLastFragmentIsDroppedAlone) {
   feed(df, g.frag(16, 8, false), 1, 1);
   const auto dup = feed(df, g.frag(16, 8, false), 2, 2);
   EXPECT_EQ(dup.status, DefragStatus::Dropped);
+  EXPECT_EQ(dup.reason, DropReason::FragDuplicate);
   EXPECT_EQ(cookies(df, dup.datagram), (std::vector<uint64_t>{2}));
   EXPECT_EQ(feed(df, g.frag(0, 16, true), 3, 3).status, DefragStatus::Complete);
 }
@@ -91,7 +92,7 @@ TEST(DefragOverlap, SubRangeOfAnInOrderRunIsADuplicate) {
   feed(df, g.frag(16, 16, true), 2, 2);  // back-to-back: one run [0, 32)
   const auto dup = feed(df, g.frag(8, 16, true), 3, 3);
   EXPECT_EQ(dup.status, DefragStatus::Dropped);
-  EXPECT_EQ(dup.reason, DropReason::FragOverlap);
+  EXPECT_EQ(dup.reason, DropReason::FragDuplicate);
   EXPECT_EQ(cookies(df, dup.datagram), (std::vector<uint64_t>{3}));
   const auto r = feed(df, g.frag(32, 8, false), 4, 4);
   ASSERT_EQ(r.status, DefragStatus::Complete);

@@ -9,13 +9,15 @@
 # Matching (why: the kernel tells us what it sent, not what it dropped):
 #  1. exact: an egress frame on port P is the copy of an ingress frame from another port
 #     with identical bytes and a timestamp not after it; if several ingress frames are
-#     identical, the most recent one not yet delivered to P gets it (each egress frame
-#     is consumed once; one ingress frame may be delivered to several ports).
-#  2. fragments: the kernel reassembles fragments before conntrack and refragments on
-#     output; when the output fragments are not byte-identical, an ingress fragment is
-#     delivered to P if an egress fragment of the same datagram went out on P
-#     (IPv4: src, dst, protocol, IP id; IPv6: src, dst, fragment id or, if the kernel
-#     chose a new id, the reassembled payload).  Such entries carry "match":"datagram".
+#     identical, the most recent one not yet delivered to P gets it (for a fragment the
+#     earliest: the kernel keeps a fragment's first copy and drops later duplicates; each
+#     egress frame is consumed once; one ingress frame may be delivered to several ports).
+#  2. fragments: the kernel reassembles fragments before conntrack and sends the datagram
+#     on, refragmented or (IPv6, when it fits) whole.  Ingress fragments are reassembled
+#     here with the kernel's queue rules (duplicates dropped alone, overlaps kill the
+#     queue); an ingress fragment is delivered to P if it went into a datagram whose
+#     payload went out on P (same addresses and protocol; the kernel may pick a new IPv6
+#     fragment id).  Such entries carry "match":"datagram".
 #  Egress frames matched by neither rule are reported (unmatched-egress in case.json)
 #  and make the recording fail: the bridge host must not emit frames of its own.
 #
@@ -206,15 +208,20 @@ def label(frame):
 # ----------------------------------------------------------------------- fragments --
 
 
-def frag_info(frame):
-    """(key, offset, more, payload) of an IPv4/IPv6 fragment (after VLAN tags), else
-    None.  key = (family, src, dst, upper protocol, id)."""
+def l3(frame):
+    """(ethertype, bytes from the IP header on) of a frame, after any VLAN tags."""
     off = 12
     et = struct.unpack("!H", frame[off:off + 2])[0]
     while et in (0x8100, 0x88a8) and len(frame) >= off + 6:
         off += 4
         et = struct.unpack("!H", frame[off:off + 2])[0]
-    p = frame[off + 2:]
+    return et, frame[off + 2:]
+
+
+def frag_info(frame):
+    """(key, offset, more, payload) of an IPv4/IPv6 fragment (after VLAN tags), else
+    None.  key = (family, src, dst, upper protocol, id)."""
+    et, p = l3(frame)
     if et == 0x0800 and len(p) >= 20:
         frag = struct.unpack("!H", p[6:8])[0]
         ihl, tot = (p[0] & 15) * 4, struct.unpack("!H", p[2:4])[0]
@@ -229,9 +236,24 @@ def frag_info(frame):
     return None
 
 
-def datagrams(frames):
-    """Group fragments: {key: {"idx": [i...], "first": ts, "last": ts, "data": bytes or
-    None if incomplete}} for frames = [(ts, bytes)]."""
+def whole_ip(frame):
+    """(key, payload) of an unfragmented IPv4/IPv6 packet (after VLAN tags), else None.
+    key = (family, src, dst, upper protocol), as the first four of frag_info's key."""
+    et, p = l3(frame)
+    if et == 0x0800 and len(p) >= 20:
+        ihl, tot = (p[0] & 15) * 4, struct.unpack("!H", p[2:4])[0]
+        frag = struct.unpack("!H", p[6:8])[0]
+        if ihl >= 20 and tot <= len(p) and not frag & 0x3fff:
+            return ("v4", p[12:16], p[16:20], p[9]), p[ihl:tot]
+    if et == 0x86dd and len(p) >= 40 and p[6] != 44:
+        plen = struct.unpack("!H", p[4:6])[0]
+        return ("v6", p[8:24], p[24:40], p[6]), p[40:40 + plen]
+    return None
+
+
+def egress_datagrams(frames):
+    """Group the kernel's output fragments by key: {key: {"idx", "first", "last", "data"}},
+    data None unless the fragments make a whole datagram."""
     groups = {}
     for i, (ts, b) in enumerate(frames):
         fi = frag_info(b)
@@ -250,6 +272,67 @@ def datagrams(frames):
             ok = not more
         g["data"] = data if ok else None
     return groups
+
+
+def ingress_datagrams(frames):
+    """The datagrams the kernel reassembles from one port's ingress fragments, replaying
+    its queue rules (inet_frag_queue_insert and ip_frag_queue) per key in arrival order:
+    a fragment lying inside one run of held data is a duplicate and dropped alone; any other
+    intersection, or an end that contradicts the datagram's known length, kills the queue
+    (the fragments held and this one are dropped; later ones start a new queue). A run
+    grows only by a fragment starting where the highest held fragment ends. Returns a list
+    of {"key", "idx" (the fragments that made it), "first", "last", "data"}. Why replay:
+    with duplicates or overlaps the bytes the kernel sent depend on which fragments it
+    kept, and a mistake here leaves the kernel's output unmatched (reported), not
+    misattributed."""
+    queues, done = {}, []
+    for i, (ts, b) in enumerate(frames):
+        fi = frag_info(b)
+        if not fi:
+            continue
+        key, off, more, pl = fi
+        end = off + len(pl)
+        q = queues.setdefault(key, {"runs": [], "parts": [], "len": 0, "last_in": False,
+                                    "meat": 0})
+        kill = end == off
+        if not more:
+            kill = kill or end < q["len"] or (q["last_in"] and end != q["len"])
+            q["last_in"], q["len"] = True, end
+        elif end > q["len"]:
+            kill = kill or q["last_in"]
+            q["len"] = end
+        fit = "new"
+        runs = q["runs"]
+        if runs and not kill:
+            tail_end = runs[-1][1]
+            if end > tail_end:
+                fit = "overlap" if off < tail_end else "new"
+            else:
+                for rs, re_ in runs:
+                    if end <= rs or off >= re_:
+                        continue
+                    fit = "dup" if rs <= off and end <= re_ else "overlap"
+                    break
+        if kill or fit == "overlap":
+            del queues[key]
+            continue
+        if fit == "dup":
+            continue
+        if runs and off == runs[-1][1]:
+            runs[-1][1] = end
+        else:
+            runs.append([off, end])
+            runs.sort()
+        q["parts"].append((off, pl, i, ts))
+        q["meat"] += len(pl)
+        # complete: the last fragment is in and the held bytes (no two overlap) fill it
+        if q["last_in"] and q["meat"] == q["len"]:
+            parts = sorted(q["parts"], key=lambda x: x[0])
+            done.append({"key": key, "idx": [x[2] for x in parts],
+                         "first": min(x[3] for x in parts), "last": max(x[3] for x in parts),
+                         "data": b"".join(x[1] for x in parts)})
+            del queues[key]
+    return done
 
 # -------------------------------------------------------------------------- match --
 
@@ -271,10 +354,12 @@ def match(ports, ing, egr):
         for j, (ts, b) in enumerate(egr[p]):
             cands = by_bytes.get(b, [])
             k = bisect.bisect_right(cands, (ts, "\uffff", 1 << 30))
+            # the most recent identical frame; for a fragment the earliest, as the kernel
+            # keeps the first copy of a fragment and drops later duplicates
+            order = range(k) if frag_info(b) else range(k - 1, -1, -1)
             hit = None
-            while k > 0:
-                k -= 1
-                _, ip, ii = cands[k]
+            for kk in order:
+                _, ip, ii = cands[kk]
                 if ip != p and p not in to[(ip, ii)]:
                     hit = (ip, ii)
                     break
@@ -283,36 +368,41 @@ def match(ports, ing, egr):
                 how[hit] = "exact"
             else:
                 unmatched.append((p, j))
-    # fragments left over: match whole datagrams.  An egress datagram (fragments with
-    # one key on port p) is the copy of the most recent complete ingress datagram from
-    # another port with the same addresses, protocol and reassembled payload, all of
-    # whose fragments arrived before the first egress one.  The id is NOT compared:
-    # the kernel picks a new IPv6 fragment id when it refragments.
-    in_dg = {p: datagrams(ing[p]) for p in ports}
+    # fragments: match datagrams.  An egress datagram on port p (its fragments, or one
+    # whole packet: IPv6 reassembled by conntrack goes out whole when it fits) is the copy
+    # of the most recent datagram reassembled from another port's ingress fragments with
+    # the same addresses, protocol and payload, completed before the first egress frame.
+    # The id is NOT compared: the kernel picks a new IPv6 fragment id when it refragments.
+    in_dg = {p: ingress_datagrams(ing[p]) for p in ports}
     still = []
     for p in ports:
-        left = [(j,) for (q, j) in unmatched if q == p]
-        sub = [egr[p][j] for (j,) in left]
-        for ekey, eg in datagrams(sub).items():
+        left = [j for (q, j) in unmatched if q == p]
+        sub = [egr[p][j] for j in left]
+        cands = [(ekey[:4], eg) for ekey, eg in egress_datagrams(sub).items()]
+        for k, (ts, b) in enumerate(sub):
+            w = whole_ip(b)
+            if w:
+                cands.append((w[0], {"idx": [k], "first": ts, "last": ts, "data": w[1]}))
+        done = set()
+        for ekey, eg in cands:
             best = None
             for ip in ports:
                 if ip == p:
                     continue
-                for ikey, ig in in_dg[ip].items():
-                    if (ikey[:4] == ekey[:4] and ig["data"] is not None and ig["data"] == eg["data"]
+                for ig in in_dg[ip]:
+                    if (ig["key"][:4] == ekey and eg["data"] is not None and ig["data"] == eg["data"]
                             and ig["last"] <= eg["first"]
                             and not any(p in to[(ip, i)] for i in ig["idx"])
                             and (best is None or ig["last"] > best[1]["last"])):
                         best = (ip, ig)
             if best is None:
-                still.extend((p, left[k][0]) for k in eg["idx"])
                 continue
             ip, ig = best
+            done.update(eg["idx"])
             for i in ig["idx"]:
                 to[(ip, i)].add(p)
                 how[(ip, i)] = "datagram"
-        done = {left[k][0] for g in datagrams(sub).values() for k in g["idx"]}
-        still.extend((p, j) for (j,) in left if j not in done)
+        still.extend((p, left[k]) for k in range(len(left)) if k not in done)
     return to, how, sorted(set(still))
 
 # ------------------------------------------------------------------------- output --

@@ -713,14 +713,56 @@ def random_mix(lab, seed=20261127, steps=800):
                  "icmp error %d/%d %s->%s quoting %s" % (kind, code, a, b, inner.summary()),
                  gap=0.012)
 
+    frag_id = [0x7000]
+
+    def frag_step():
+        # a UDP datagram of one of the flows in fragments: in order, reversed or shuffled;
+        # sometimes with one fragment repeated, missing (never completed) or overlapping
+        a, b, sp, dp, ip6 = rnd.choice(udp_flows)
+        if rnd.random() < 0.5:
+            a, b, sp, dp = b, a, dp, sp
+        frag_id[0] += 1
+        data = Raw(bytes(rnd.randrange(256) for _ in range(rnd.randrange(300, 2500))))
+        size = rnd.choice([256, 512, 1024])
+        if ip6:
+            frags = fragment6(v6(a, b) / IPv6ExtHdrFragment(id=frag_id[0]) /
+                              UDP(sport=sp, dport=dp) / data, size + 48)
+        else:
+            frags = fragment(v4(a, b, id=frag_id[0] & 0xffff) / UDP(sport=sp, dport=dp) / data,
+                             fragsize=size)
+        order = rnd.choice(["in order", "reversed", "shuffled"])
+        if order == "reversed":
+            frags = frags[::-1]
+        elif order == "shuffled":
+            rnd.shuffle(frags)
+        how = rnd.choice(["whole"] * 7 + ["repeated", "missing", "overlapping"])
+        if how == "repeated":
+            frags.insert(rnd.randrange(len(frags) + 1), rnd.choice(frags))
+        elif how == "missing" and len(frags) > 1:
+            frags.pop(rnd.randrange(len(frags)))
+        elif how == "overlapping":
+            extra = rnd.choice(frags).copy()
+            if ip6:
+                fh = extra[IPv6ExtHdrFragment]
+                fh.offset = max(0, fh.offset - 1)
+            else:
+                extra[IP].frag = max(0, extra[IP].frag - 1)
+                del extra[IP].chksum
+            extra.lastlayer().load = bytes(x ^ 0x5a for x in bytes(extra.lastlayer().load))
+            frags.insert(rnd.randrange(len(frags) + 1), extra)
+        lab.send_many(a, frags, "udp%s fragments %s:%d->%d id 0x%x, %s, %s" % (
+            "6" if ip6 else "", a, sp, dp, frag_id[0], order, how), gap=0.012)
+
     for _ in range(steps):
         r = rnd.random()
-        if r < 0.7:
+        if r < 0.67:
             tcp_step(rnd.choice(tcp_flows))
-        elif r < 0.85:
+        elif r < 0.82:
             udp_step()
-        else:
+        elif r < 0.95:
             icmp_step()
+        else:
+            frag_step()
 
 
 CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "multi_vm": multi_vm,
