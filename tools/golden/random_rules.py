@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+# random_rules.py - a seeded random iptables/ip6tables filter ruleset for the golden case
+# random_rules (record.sh): the FORWARD chain and two user chains, with the matches and
+# targets tapwall implements, combined and negated at random. Why: the hand-written
+# policies test the rules someone thought of; random ones test the compiled policy against
+# the kernel on combinations nobody wrote (recorded under random_mix's traffic).
+#
+# usage: random_rules.py --seed N --family 4|6 > rules.v4
+# Invariants: the same seed and family give the same file; jumps only go down the chain
+# list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
+import argparse
+import random
+
+ADDR = {4: ["192.0.2.1/32", "192.0.2.2/32", "192.0.2.0/24", "192.0.2.0/31", "192.0.2.2/31",
+            "198.51.100.0/24", "0.0.0.0/1", "128.0.0.0/1"],
+        6: ["2001:db8::1/128", "2001:db8::2/128", "2001:db8::/64", "2001:db8::/127",
+            "2001:db8::2/127", "2001:db8:1::/48", "::/1", "8000::/1"]}
+PORTS = ["22", "53", "80", "123", "443", "1500", "3000", "5353", "8080", "40000",
+         "52000:52006", "52007:52020", "53000:53004", "53005:53010", "1024:65535", "0:1023"]
+ICMP = {4: ["echo-request", "echo-reply", "8", "0", "13", "destination-unreachable", "3/3",
+            "port-unreachable", "time-exceeded", "11/0", "parameter-problem", "any"],
+        6: ["echo-request", "echo-reply", "128", "129", "destination-unreachable", "1/4",
+            "packet-too-big", "time-exceeded", "parameter-problem"]}
+STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
+FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
+MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02"]
+
+
+def neg(rnd, p=0.25):
+    return "! " if rnd.random() < p else ""
+
+
+def rule(rnd, family, chain, targets):
+    parts = []
+    proto = rnd.choice([None, None, "tcp", "tcp", "udp", "udp", "icmp"])
+    if proto == "icmp" and family == 6:
+        proto = "ipv6-icmp"
+    if proto:
+        # a negated protocol cannot carry port or type matches
+        if rnd.random() < 0.15:
+            parts.append("! -p %s" % proto)
+            proto = None
+        else:
+            parts.append("-p %s" % proto)
+    for opt in ("-s", "-d"):
+        if rnd.random() < 0.4:
+            parts.append("%s%s %s" % (neg(rnd), opt, rnd.choice(ADDR[family])))
+    if proto in ("tcp", "udp"):
+        if rnd.random() < 0.75:
+            m = ["-m %s" % proto]
+            for opt in ("--sport", "--dport"):
+                if rnd.random() < 0.5:
+                    m.append("%s%s %s" % (neg(rnd), opt, rnd.choice(PORTS)))
+            if proto == "tcp" and rnd.random() < 0.35:
+                if rnd.random() < 0.4:
+                    m.append("%s--syn" % neg(rnd))
+                else:
+                    mask = rnd.sample(FLAGS, rnd.randint(1, 4))
+                    comp = [f for f in mask if rnd.random() < 0.5] or ["NONE"]
+                    m.append("%s--tcp-flags %s %s" % (neg(rnd), ",".join(mask), ",".join(comp)))
+            if len(m) > 1:
+                parts.extend(m)
+        if rnd.random() < 0.25:
+            single = [p for p in PORTS if ":" not in p]
+            parts.append("-m multiport %s%s %s" % (
+                neg(rnd), rnd.choice(["--dports", "--sports", "--ports"]),
+                ",".join(rnd.sample(single, rnd.randint(1, 4)))))
+    elif proto in ("icmp", "ipv6-icmp") and rnd.random() < 0.7:
+        mod, opt = ("icmp", "--icmp-type") if family == 4 else ("icmp6", "--icmpv6-type")
+        parts.append("-m %s %s%s %s" % (mod, neg(rnd), opt, rnd.choice(ICMP[family])))
+    if rnd.random() < 0.5:
+        mod, opt = rnd.choice([("conntrack", "--ctstate"), ("state", "--state")])
+        parts.append("-m %s %s%s %s" % (mod, neg(rnd, 0.15), opt,
+                                        ",".join(rnd.sample(STATES, rnd.randint(1, 3)))))
+    if rnd.random() < 0.35:
+        pd = []
+        if rnd.random() < 0.6:
+            pd.append("%s--physdev-in %s" % (neg(rnd), rnd.choice(["eth0", "tap0"])))
+        if rnd.random() < 0.5:
+            pd.append("%s--physdev-out %s" % (neg(rnd), rnd.choice(["eth0", "tap0"])))
+        if not pd or rnd.random() < 0.2:
+            pd.append("%s--physdev-is-bridged" % neg(rnd))
+        parts.append("-m physdev " + " ".join(pd))
+    if rnd.random() < 0.12:
+        parts.append("-m mac %s--mac-source %s" % (neg(rnd), rnd.choice(MACS)))
+    target = rnd.choice(targets)
+    if target == "LOG":
+        target = 'LOG --log-prefix "%s: "' % chain
+    return " ".join(["-A", chain] + parts + ["-j", target])
+
+
+def ruleset(seed, family):
+    rnd = random.Random(seed * 10 + family)
+    lines = ["*filter", ":INPUT ACCEPT [0:0]",
+             ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
+             ":c1 - [0:0]", ":c2 - [0:0]"]
+    # Non-terminating targets (LOG, a jump, RETURN) are common so that a packet meets many
+    # rules before one decides; a policy of broad ACCEPT/DROP rules would test only its
+    # first few.
+    base = ["ACCEPT", "DROP", "LOG", "LOG"]
+    for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
+                              ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
+                              ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
+        lines += [rule(rnd, family, chain, targets) for _ in range(n)]
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--family", type=int, choices=(4, 6), required=True)
+    a = ap.parse_args()
+    print(ruleset(a.seed, a.family), end="")
+
+
+if __name__ == "__main__":
+    main()
