@@ -5,16 +5,17 @@
 # policies test the rules someone thought of; random ones test the compiled policy against
 # the kernel on combinations nobody wrote (recorded under random_mix's traffic).
 #
-# usage: random_rules.py --seed N --family 4|6 > rules.v4
+# usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] > rules.v4
 # Invariants: the same seed and family give the same file; jumps only go down the chain
 # list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
 import argparse
 import random
 
-ADDR = {4: ["192.0.2.1/32", "192.0.2.2/32", "192.0.2.0/24", "192.0.2.0/31", "192.0.2.2/31",
-            "198.51.100.0/24", "0.0.0.0/1", "128.0.0.0/1"],
-        6: ["2001:db8::1/128", "2001:db8::2/128", "2001:db8::/64", "2001:db8::/127",
-            "2001:db8::2/127", "2001:db8:1::/48", "::/1", "8000::/1"]}
+ADDR = {4: ["192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32", "192.0.2.0/24", "192.0.2.0/31",
+            "192.0.2.2/31", "198.51.100.0/24", "224.0.0.0/4", "0.0.0.0/1", "128.0.0.0/1"],
+        6: ["2001:db8::1/128", "2001:db8::2/128", "2001:db8::3/128", "2001:db8::/64",
+            "2001:db8::/127", "2001:db8::2/127", "2001:db8:1::/48", "ff02::/16", "::/1",
+            "8000::/1"]}
 PORTS = ["22", "53", "80", "123", "443", "1500", "3000", "5353", "8080", "40000",
          "52000:52006", "52007:52020", "53000:53004", "53005:53010", "1024:65535", "0:1023"]
 ICMP = {4: ["echo-request", "echo-reply", "8", "0", "13", "destination-unreachable", "3/3",
@@ -23,14 +24,14 @@ ICMP = {4: ["echo-request", "echo-reply", "8", "0", "13", "destination-unreachab
             "packet-too-big", "time-exceeded", "parameter-problem"]}
 STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
-MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02"]
+MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02", "02:00:00:00:02:03"]
 
 
 def neg(rnd, p=0.25):
     return "! " if rnd.random() < p else ""
 
 
-def rule(rnd, family, chain, targets):
+def rule(rnd, family, chain, targets, ports):
     parts = []
     proto = rnd.choice([None, None, "tcp", "tcp", "udp", "udp", "icmp"])
     if proto == "icmp" and family == 6:
@@ -75,9 +76,9 @@ def rule(rnd, family, chain, targets):
     if rnd.random() < 0.35:
         pd = []
         if rnd.random() < 0.6:
-            pd.append("%s--physdev-in %s" % (neg(rnd), rnd.choice(["eth0", "tap0"])))
+            pd.append("%s--physdev-in %s" % (neg(rnd), rnd.choice(ports)))
         if rnd.random() < 0.5:
-            pd.append("%s--physdev-out %s" % (neg(rnd), rnd.choice(["eth0", "tap0"])))
+            pd.append("%s--physdev-out %s" % (neg(rnd), rnd.choice(ports)))
         if not pd or rnd.random() < 0.2:
             pd.append("%s--physdev-is-bridged" % neg(rnd))
         parts.append("-m physdev " + " ".join(pd))
@@ -89,7 +90,7 @@ def rule(rnd, family, chain, targets):
     return " ".join(["-A", chain] + parts + ["-j", target])
 
 
-def ruleset(seed, family):
+def ruleset(seed, family, ports):
     rnd = random.Random(seed * 10 + family)
     lines = ["*filter", ":INPUT ACCEPT [0:0]",
              ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
@@ -101,7 +102,7 @@ def ruleset(seed, family):
     for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
                               ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
                               ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
-        lines += [rule(rnd, family, chain, targets) for _ in range(n)]
+        lines += [rule(rnd, family, chain, targets, ports) for _ in range(n)]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -110,8 +111,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--family", type=int, choices=(4, 6), required=True)
+    ap.add_argument("--ports", default="eth0,tap0", help="the bridge ports physdev may name")
     a = ap.parse_args()
-    print(ruleset(a.seed, a.family), end="")
+    print(ruleset(a.seed, a.family, a.ports.split(",")), end="")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 # delivered it to (derive.py).  The kernel is the oracle; nothing here knows tapwall.
 #
 # usage: record.sh <case> <outdir>      case: seed_stateless | seed_stateful | multi_vm |
-#                                              ct_sysctls | random_mix | random_rules
+#                                              ct_sysctls | random_mix | random_rules |
+#                                              random_multi
 #        record.sh seed_rules <file>    the seed policy as real `iptables-save -t filter`
 #        record.sh all [<golden dir>]   everything, into tests/golden/ by default
 #
@@ -205,7 +206,7 @@ record_case() {   # $1 = case, $2 = outdir
   local case=$1 out=$2 guests=1 ports rules4 rules6=""
   case $case in
     seed_stateless|seed_stateful|ct_sysctls|random_mix|random_rules) guests=1 ;;
-    multi_vm) guests=2 ;;
+    multi_vm|random_multi) guests=2 ;;
     *) log "unknown case $case"; exit 2 ;;
   esac
   TMP=$(mktemp -d /tmp/twg-golden.XXXXXX)
@@ -214,9 +215,11 @@ record_case() {   # $1 = case, $2 = outdir
     seed_*|ct_sysctls) seed_rules "$TMP/rules.v4" ;;
     random_mix) cp "$HERE/rules/random_mix.v4" "$TMP/rules.v4"
                 cp "$HERE/rules/random_mix.v6" "$TMP/rules.v6" ;;
-    random_rules)  # RANDOM_RULES_SEED: which ruleset (the traffic is random_mix's)
-      "$PY" "$HERE/random_rules.py" --seed "${RANDOM_RULES_SEED:-1}" --family 4 > "$TMP/rules.v4"
-      "$PY" "$HERE/random_rules.py" --seed "${RANDOM_RULES_SEED:-1}" --family 6 > "$TMP/rules.v6" ;;
+    random_rules|random_multi)  # RANDOM_RULES_SEED: which ruleset (the traffic: random_mix's)
+      local rp="eth0,tap0" rs=${RANDOM_RULES_SEED:-1}
+      [ $case = random_multi ] && { rp="eth0,tap0,tap1"; rs=${RANDOM_RULES_SEED:-2}; }
+      "$PY" "$HERE/random_rules.py" --seed "$rs" --family 4 --ports $rp > "$TMP/rules.v4"
+      "$PY" "$HERE/random_rules.py" --seed "$rs" --family 6 --ports $rp > "$TMP/rules.v6" ;;
     multi_vm) cp "$HERE/rules/multi_vm.v4" "$TMP/rules.v4"
               cp "$HERE/rules/multi_vm.v6" "$TMP/rules.v6" ;;
   esac
@@ -224,7 +227,7 @@ record_case() {   # $1 = case, $2 = outdir
   build_topology $guests
   nsx "$NS_BR" $IPT-restore < "$TMP/rules.v4"
   [ -f "$TMP/rules.v6" ] && nsx "$NS_BR" $IP6T-restore < "$TMP/rules.v6"
-  case $case in seed_stateless|ct_sysctls|random_mix|random_rules) quiet_hosts ;; esac
+  case $case in seed_stateless|ct_sysctls|random_*) quiet_hosts ;; esac
   : > "$TMP/ct_sysctls"
   if [ $case = ct_sysctls ]; then
     local kv
@@ -265,11 +268,12 @@ main() {
       local g=${2:-$REPO/tests/golden} c
       mkdir -p "$g"
       seed_rules "$g/seed_rules.v4"
-      for c in seed_stateless seed_stateful multi_vm ct_sysctls random_mix random_rules; do
+      for c in seed_stateless seed_stateful multi_vm ct_sysctls random_mix random_rules random_multi; do
         # each case in its own process: fresh namespaces, fresh conntrack
         "$0" "$c" "$g/$c"
       done ;;
-    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules) record_case "$1" "${2:?output dir}" ;;
+    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules|random_multi)
+      record_case "$1" "${2:?output dir}" ;;
     *) sed -n '2,20p' "$0" >&2; exit 2 ;;
   esac
 }

@@ -536,7 +536,7 @@ def rst_shortcuts(lab):
 # both ways, ICMP echo with replies, and ICMP errors quoting tracked and untracked flows
 # from either side. The hand-written cases show each rule; this one looks for the
 # conntrack states nobody thought to write down. The same seed gives the same frames.
-def random_mix(lab, seed=20261127, steps=800):
+def random_mix(lab, seed=20261127, steps=800, guests=(G,)):
     import os
     import random
     # RANDOM_MIX_SEED / RANDOM_MIX_STEPS: other conversations, to hunt for differences
@@ -544,7 +544,7 @@ def random_mix(lab, seed=20261127, steps=800):
     seed = int(os.environ.get("RANDOM_MIX_SEED", seed))
     steps = int(os.environ.get("RANDOM_MIX_STEPS", steps))
     rnd = random.Random(seed)
-    mac_learning(lab, [G])
+    mac_learning(lab, list(guests))
     rst_shortcuts(lab)
     lab.step("== random_mix seed %d" % seed)
 
@@ -579,6 +579,16 @@ def random_mix(lab, seed=20261127, steps=800):
     udp_flows = [(L, G, 53000, 53, False), (L, G, 53001, 5353, False), (G, L, 53002, 53, False),
                  (G, L, 53003, 123, False), (L, G, 53004, 40000, False),
                  (G, L, 53005, 53, True), (L, G, 53006, 40000, True), (L, G, 53007, 123, True)]
+    hosts = [L] + list(guests)
+    if G1 in guests:  # the second guest talks to the LAN and to the first guest
+        for ip6, cli, srv, dports in ((False, L, G1, (22, 1500)), (False, G1, L, (80,)),
+                                      (False, G, G1, (22, 5432)), (False, G1, G, (80,)),
+                                      (True, G1, G, (22,)), (True, L, G1, (8080,))):
+            for dport in dports:
+                tcp_flows.append(Flow(cli, srv, sport, dport, ip6))
+                sport += 1
+        udp_flows += [(L, G1, 53010, 53, False), (G, G1, 53011, 123, False),
+                      (G1, G, 53012, 40000, True), (G1, L, 53013, 53, True)]
     icmp_ids = [rnd.randrange(1 << 16) for _ in range(4)]
     flags_any = ["S", "SA", "A", "PA", "FA", "R", "RA", "F", "SF", "SR", "", "FPU", "SAF", "U", "AU"]
 
@@ -684,8 +694,8 @@ def random_mix(lab, seed=20261127, steps=800):
         return l3 / UDP(sport=sp, dport=dp) / Raw(b"u" * 8)
 
     def icmp_step():
-        a = rnd.choice([L, G])
-        b = G if a == L else L
+        a = rnd.choice(hosts)
+        b = rnd.choice([h for h in hosts if h != a])
         ident = rnd.choice(icmp_ids)
         if rnd.random() < 0.35:
             kind = rnd.choice(["req", "req", "rep", "rep", "err", "err", "err"])
@@ -758,6 +768,27 @@ def random_mix(lab, seed=20261127, steps=800):
         lab.send_many(a, frags, "udp%s fragments %s:%d->%d id 0x%x, %s, %s" % (
             "6" if ip6 else "", a, sp, dp, frag_id[0], order, how), gap=0.012)
 
+    def flood_step():
+        # a frame every port may get a copy of: broadcast, multicast, or unicast to a MAC
+        # the bridge has not learned; each copy is judged for its own egress port
+        a = rnd.choice(hosts)
+        b = rnd.choice([h for h in hosts if h != a])
+        kind = rnd.choice(["bcast", "mcast", "mcast6", "unknown", "unknown6"])
+        sp, dp = rnd.choice([(53020, 53), (53021, 5353), (68, 67), (53022, 40000)])
+        if kind == "bcast":
+            frame = Ether(src=MAC[a], dst=BCAST_MAC) / IP(src=IP4[a], dst="192.0.2.255", id=1)
+        elif kind == "mcast":
+            frame = Ether(src=MAC[a], dst="01:00:5e:00:00:fb") / IP(src=IP4[a], dst="224.0.0.251",
+                                                                    id=1, ttl=1)
+        elif kind == "mcast6":
+            frame = Ether(src=MAC[a], dst="33:33:00:00:00:fb") / IPv6(src=IP6[a], dst="ff02::fb")
+        elif kind == "unknown":
+            frame = Ether(src=MAC[a], dst=UNKNOWN_MAC) / IP(src=IP4[a], dst=IP4[b], id=1)
+        else:
+            frame = Ether(src=MAC[a], dst=UNKNOWN_MAC) / IPv6(src=IP6[a], dst=IP6[b])
+        lab.send(a, frame / UDP(sport=sp, dport=dp) / Raw(b"f" * 12),
+                 "udp %s %s:%d->%d" % (kind, a, sp, dp), gap=0.012)
+
     for _ in range(steps):
         r = rnd.random()
         if r < 0.67:
@@ -766,13 +797,16 @@ def random_mix(lab, seed=20261127, steps=800):
             udp_step()
         elif r < 0.95:
             icmp_step()
-        else:
+        elif len(guests) == 1 or r < 0.975:
             frag_step()
+        else:
+            flood_step()
 
 
 CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "multi_vm": multi_vm,
          "ct_sysctls": ct_sysctls, "random_mix": random_mix,
-         "random_rules": lambda lab: random_mix(lab, seed=101)}
+         "random_rules": lambda lab: random_mix(lab, seed=101),
+         "random_multi": lambda lab: random_mix(lab, seed=201, guests=(G, G1))}
 
 
 def main():
