@@ -278,8 +278,9 @@ def ingress_datagrams(frames):
     """The datagrams the kernel reassembles from one port's ingress fragments, replaying
     its queue rules (inet_frag_queue_insert and ip_frag_queue) per key in arrival order:
     a fragment lying inside one run of held data is a duplicate and dropped alone; any other
-    intersection, or an end that contradicts the datagram's known length, kills the queue
-    (the fragments held and this one are dropped; later ones start a new queue). A run
+    intersection kills the queue (the fragments held and this one are dropped; later ones
+    start a new queue), and so does an end that contradicts the datagram's known length
+    for IPv4 (for IPv6 that fragment alone is dropped). A run
     grows only by a fragment starting where the highest held fragment ends. Returns a list
     of {"key", "idx" (the fragments that made it), "first", "last", "data"}. Why replay:
     with duplicates or overlaps the bytes the kernel sent depend on which fragments it
@@ -294,13 +295,15 @@ def ingress_datagrams(frames):
         end = off + len(pl)
         q = queues.setdefault(key, {"runs": [], "parts": [], "len": 0, "last_in": False,
                                     "meat": 0})
-        kill = end == off
         if not more:
-            kill = kill or end < q["len"] or (q["last_in"] and end != q["len"])
-            q["last_in"], q["len"] = True, end
-        elif end > q["len"]:
-            kill = kill or q["last_in"]
-            q["len"] = end
+            kill = end < q["len"] or (q["last_in"] and end != q["len"])
+            if not kill:
+                q["last_in"], q["len"] = True, end
+        else:
+            kill = end > q["len"] and q["last_in"]
+            if not kill:
+                q["len"] = max(q["len"], end)
+        kill = kill or end == off
         fit = "new"
         runs = q["runs"]
         if runs and not kill:
@@ -313,6 +316,8 @@ def ingress_datagrams(frames):
                         continue
                     fit = "dup" if rs <= off and end <= re_ else "overlap"
                     break
+        if kill and key[0] == "v6":
+            continue  # IPv6 (nf_ct_frag6_queue) drops such a fragment alone; IPv4 kills
         if kill or fit == "overlap":
             del queues[key]
             continue

@@ -9,7 +9,7 @@
 #
 # usage: record.sh <case> <outdir>      case: seed_stateless | seed_stateful | multi_vm |
 #                                              ct_sysctls | random_mix | random_rules |
-#                                              random_multi
+#                                              random_multi | random_timeouts
 #        record.sh seed_rules <file>    the seed policy as real `iptables-save -t filter`
 #        record.sh all [<golden dir>]   everything, into tests/golden/ by default
 #
@@ -39,6 +39,15 @@ SCEN_PID=""
 # (these are per namespace) and written to case.json for the replay (`tapwall --ct`)
 CT_SYSCTLS="nf_conntrack_tcp_loose=0 nf_conntrack_tcp_be_liberal=1 nf_conntrack_checksum=0
             nf_conntrack_udp_timeout=3"
+# random_timeouts: every conntrack timeout cut to seconds, so that random_mix's pauses
+# let flows expire in every state
+SHORT_TIMEOUTS="nf_conntrack_tcp_timeout_syn_sent=2 nf_conntrack_tcp_timeout_syn_recv=2
+  nf_conntrack_tcp_timeout_established=4 nf_conntrack_tcp_timeout_fin_wait=2
+  nf_conntrack_tcp_timeout_close_wait=2 nf_conntrack_tcp_timeout_last_ack=2
+  nf_conntrack_tcp_timeout_time_wait=2 nf_conntrack_tcp_timeout_close=1
+  nf_conntrack_tcp_timeout_max_retrans=3 nf_conntrack_tcp_timeout_unacknowledged=3
+  nf_conntrack_udp_timeout=2 nf_conntrack_udp_timeout_stream=4 nf_conntrack_icmp_timeout=2
+  nf_conntrack_icmpv6_timeout=2"
 
 log() { echo "[record] $*" >&2; }
 
@@ -205,7 +214,7 @@ stop_captures() {
 record_case() {   # $1 = case, $2 = outdir
   local case=$1 out=$2 guests=1 ports rules4 rules6=""
   case $case in
-    seed_stateless|seed_stateful|ct_sysctls|random_mix|random_rules) guests=1 ;;
+    seed_stateless|seed_stateful|ct_sysctls|random_mix|random_rules|random_timeouts) guests=1 ;;
     multi_vm|random_multi) guests=2 ;;
     *) log "unknown case $case"; exit 2 ;;
   esac
@@ -213,7 +222,7 @@ record_case() {   # $1 = case, $2 = outdir
   if [ $guests = 2 ]; then ports="eth0 tap0 tap1"; else ports="eth0 tap0"; fi
   case $case in
     seed_*|ct_sysctls) seed_rules "$TMP/rules.v4" ;;
-    random_mix) cp "$HERE/rules/random_mix.v4" "$TMP/rules.v4"
+    random_mix|random_timeouts) cp "$HERE/rules/random_mix.v4" "$TMP/rules.v4"
                 cp "$HERE/rules/random_mix.v6" "$TMP/rules.v6" ;;
     random_rules|random_multi)  # RANDOM_RULES_SEED: which ruleset (the traffic: random_mix's)
       local rp="eth0,tap0" rs=${RANDOM_RULES_SEED:-1}
@@ -229,9 +238,17 @@ record_case() {   # $1 = case, $2 = outdir
   [ -f "$TMP/rules.v6" ] && nsx "$NS_BR" $IP6T-restore < "$TMP/rules.v6"
   case $case in seed_stateless|ct_sysctls|random_*) quiet_hosts ;; esac
   : > "$TMP/ct_sysctls"
-  if [ $case = ct_sysctls ]; then
+  # RANDOM_CT_SYSCTLS: settings for a random case (e.g. short timeouts, with
+  # RANDOM_MIX_PAUSES so that flows go idle long enough to expire)
+  local sysctls=""
+  case $case in
+    ct_sysctls) sysctls=$CT_SYSCTLS ;;
+    random_timeouts) sysctls=${RANDOM_CT_SYSCTLS:-$SHORT_TIMEOUTS} ;;
+    random_*) sysctls=${RANDOM_CT_SYSCTLS:-} ;;
+  esac
+  if [ -n "$sysctls" ]; then
     local kv
-    for kv in $CT_SYSCTLS; do
+    for kv in $sysctls; do
       nsx "$NS_BR" sysctl -qw "net.netfilter.$kv"
       echo "$kv" >> "$TMP/ct_sysctls"
     done
@@ -268,11 +285,12 @@ main() {
       local g=${2:-$REPO/tests/golden} c
       mkdir -p "$g"
       seed_rules "$g/seed_rules.v4"
-      for c in seed_stateless seed_stateful multi_vm ct_sysctls random_mix random_rules random_multi; do
+      for c in seed_stateless seed_stateful multi_vm ct_sysctls random_mix random_rules random_multi \
+               random_timeouts; do
         # each case in its own process: fresh namespaces, fresh conntrack
         "$0" "$c" "$g/$c"
       done ;;
-    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules|random_multi)
+    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules|random_multi|random_timeouts)
       record_case "$1" "${2:?output dir}" ;;
     *) sed -n '2,20p' "$0" >&2; exit 2 ;;
   esac

@@ -536,7 +536,7 @@ def rst_shortcuts(lab):
 # both ways, ICMP echo with replies, and ICMP errors quoting tracked and untracked flows
 # from either side. The hand-written cases show each rule; this one looks for the
 # conntrack states nobody thought to write down. The same seed gives the same frames.
-def random_mix(lab, seed=20261127, steps=800, guests=(G,)):
+def random_mix(lab, seed=20261127, steps=800, guests=(G,), pauses=0.0):
     import os
     import random
     # RANDOM_MIX_SEED / RANDOM_MIX_STEPS: other conversations, to hunt for differences
@@ -789,7 +789,13 @@ def random_mix(lab, seed=20261127, steps=800, guests=(G,)):
         lab.send(a, frame / UDP(sport=sp, dport=dp) / Raw(b"f" * 12),
                  "udp %s %s:%d->%d" % (kind, a, sp, dp), gap=0.012)
 
+    # RANDOM_MIX_PAUSES: the chance of a pause before a step (0 by default), for recordings
+    # with short conntrack timeouts; pauses end between whole seconds, away from where a
+    # timeout of whole seconds ends (the kernel's clock ticks in milliseconds)
+    pauses = float(os.environ.get("RANDOM_MIX_PAUSES", pauses))
     for _ in range(steps):
+        if pauses and rnd.random() < pauses:
+            time.sleep(rnd.choice([0.5, 1.5, 2.5, 3.5]))
         r = rnd.random()
         if r < 0.67:
             tcp_step(rnd.choice(tcp_flows))
@@ -806,7 +812,8 @@ def random_mix(lab, seed=20261127, steps=800, guests=(G,)):
 CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "multi_vm": multi_vm,
          "ct_sysctls": ct_sysctls, "random_mix": random_mix,
          "random_rules": lambda lab: random_mix(lab, seed=101),
-         "random_multi": lambda lab: random_mix(lab, seed=201, guests=(G, G1))}
+         "random_multi": lambda lab: random_mix(lab, seed=201, guests=(G, G1)),
+         "random_timeouts": lambda lab: random_mix(lab, seed=51, steps=600, pauses=0.03)}
 
 
 def main():
