@@ -17,8 +17,8 @@ import time
 from scapy.all import (ARP, ICMP, IP, LLC, STP, TCP, UDP, Dot1AD, Dot1Q, Dot3, Ether,
                        ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NS,
                        ICMPv6NDOptSrcLLAddr, ICMPv6PacketTooBig, ICMPv6ParamProblem,
-                       ICMPv6TimeExceeded, IPv6,
-                       IPv6ExtHdrFragment, IPerror, Raw, UDPerror, conf, fragment,
+                       ICMPv6TimeExceeded, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop,
+                       IPv6ExtHdrRouting, IPv6ExtHdrFragment, IPerror, Raw, UDPerror, conf, fragment,
                        fragment6)
 
 import twg_net
@@ -610,6 +610,10 @@ def random_mix(lab, seed=20261127, steps=800, guests=(G,), pauses=0.0):
         if f.phase < 2:
             opts = [("MSS", 1460)] + ([("WScale", f.wscale)] if f.wscale is not None else [])
             opts += rnd.choice([[], [("SAckOK", b"")], [("SAckOK", b""), ("Timestamp", (1, 0))]])
+            if rnd.random() < 0.1:
+                # a window scale over the maximum of 14, or one of the wrong length
+                opts = [("MSS", 1460), rnd.choice([("WScale", 15), ("WScale", 255),
+                                                   (3, b""), (3, b"\x07\x00")])]
         payload = rnd.choice([0, 10, 100, 1000]) if "P" in flags else 0
         win = rnd.choice([64240, 64240, 502, 0, 65535, 1024])
         note = "tcp %d->%d %s" % (f.ends(side)[0], f.ends(side)[1], flags)
@@ -659,7 +663,15 @@ def random_mix(lab, seed=20261127, steps=800, guests=(G,), pauses=0.0):
         sp, dp = f.ends(side)
         seg = TCP(sport=sp, dport=dp, flags=flags, seq=seq % (1 << 32), ack=ack % (1 << 32),
                   window=win, options=opts)
-        frame = f.ip(side, peer) / seg / (Raw(b"d" * payload) if payload else b"")
+        ip = f.ip(side, peer)
+        if f.ip is v6 and rnd.random() < 0.08:
+            # extension headers before the segment (conntrack skips them to the TCP header)
+            ip = ip / rnd.choice([IPv6ExtHdrHopByHop(), IPv6ExtHdrDestOpt(),
+                                  IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt(),
+                                  IPv6ExtHdrRouting(type=0, segleft=0),
+                                  IPv6ExtHdrDestOpt() / IPv6ExtHdrRouting(type=4, segleft=0)])
+            note += " ext"
+        frame = ip / seg / (Raw(b"d" * payload) if payload else b"")
         lab.send(side, frame, note, gap=0.012)
         f.sent.append((side, frame))
         if expected:
