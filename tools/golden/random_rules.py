@@ -84,6 +84,8 @@ def rule(rnd, family, chain, targets, ports):
         parts.append("-m physdev " + " ".join(pd))
     if rnd.random() < 0.12:
         parts.append("-m mac %s--mac-source %s" % (neg(rnd), rnd.choice(MACS)))
+    if family == 4 and rnd.random() < 0.05:
+        parts.append("%s-f" % neg(rnd, 0.5))  # never true after defragmentation
     target = rnd.choice(targets)
     if target == "LOG":
         target = 'LOG --log-prefix "%s: "' % chain
