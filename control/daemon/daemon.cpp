@@ -156,7 +156,9 @@ int run_daemon(const DaemonOptions& o) {
   ec.ct = o.ct;
   // Each worker tracks the flows it owns in its own table: nf_conntrack_max is the sum.
   ec.ct.capacity = (o.ct.capacity + o.workers - 1) / o.workers;
-  Bridge bridge(std::move(ports), ec, slot, drops.get());
+  BridgeOptions bo;
+  bo.rx_coalesce_ns = o.rx_coalesce_us * 1000;
+  Bridge bridge(std::move(ports), ec, slot, drops.get(), bo);
   std::atomic<bool> stop{false};
 
   boost::asio::io_context io;
@@ -212,6 +214,8 @@ int run_daemon(const DaemonOptions& o) {
 
   spdlog::info("tapwall running: {} ports, {} worker{}, rules {}{}", descs.size(), o.workers,
                o.workers == 1 ? "" : "s", o.rules4, o.rules6.empty() ? "" : " + " + o.rules6);
+  spdlog::info("rx coalescing under dense traffic: {} us{}", o.rx_coalesce_us,
+               o.rx_coalesce_us == 0 ? " (off)" : "");
   if (o.filter)
     spdlog::info("conntrack: {} entries ({} per worker), tcp_loose {}, tcp_be_liberal {}, checksum {}",
                  uint64_t{ec.ct.capacity} * o.workers, ec.ct.capacity, int(ec.ct.tcp_loose),

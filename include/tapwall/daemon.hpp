@@ -26,6 +26,7 @@ struct DaemonOptions {
   std::string log_level = "info";
   bool filter = true;            // false: forward everything (baseline for benchmarks)
   uint32_t workers = 1;          // data-path threads (afpacket only above 1), 1..16
+  uint32_t rx_coalesce_us = 100; // BridgeOptions::rx_coalesce_ns, in microseconds; 0 off
   CtConfig ct;                   // capacity is the whole table's, shared out among workers
 };
 

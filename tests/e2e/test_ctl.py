@@ -16,6 +16,8 @@ Asserts (ctl --json):
   - show conntrack: the kept LAN->guest :8080 flow, state ESTABLISHED, replied, its timeout
     from `--ct nf_conntrack_tcp_timeout_established=86400` (1 day, not the default 5); the
     summary: count, and max = `--ct nf_conntrack_max=50000`;
+  - `--rx-coalesce-us 50` reaches the bridge (its start-up log line); 10001, 5ms and -1 are
+    usage errors (exit 2);
   - show rules: the multiport rule's packet counter went up with the :80 connection;
   - show drops: chain_policy >= the blocked attempts, the DROP rule in by_rule, every
     hand-made frame's reason counted, recorder counters present;
@@ -89,9 +91,18 @@ def body(lab: L.Lab, res: L.Results, args):
                      lab.start_tapwall(RULES, extra=["--drops", drops_dir, "--metrics",
                                                      f"127.0.0.1:{METRICS_PORT}", "--ct",
                                                      f"nf_conntrack_tcp_timeout_established={CT_ESTABLISHED_S}",
-                                                     "--ct", f"nf_conntrack_max={CT_MAX}"]),
+                                                     "--ct", f"nf_conntrack_max={CT_MAX}",
+                                                     "--rx-coalesce-us", "50"]),
                      lab.start_error):
         return
+    res.check("--rx-coalesce-us reaches the bridge",
+              "rx coalescing under dense traffic: 50 us" in lab.log("tapwall"))
+    for bad in ("10001", "5ms", "-1"):
+        r = L.run([lab.tapwall, "run", "--uplink", "eth0", "--vm", "tap0", "--rules", RULES,
+                   "--control", "", "--rx-coalesce-us", bad], check=False)
+        res.check(f"--rx-coalesce-us {bad}: usage error",
+                  r.returncode == 2 and "--rx-coalesce-us takes" in r.stdout,
+                  f"rc={r.returncode} {r.stdout.strip()[-120:]}")
     lan, g0, guest, lanip = lab.ns("lan"), lab.ns("g0"), L.GUESTS[0]["ip"], L.LAN["ip"]
     gmac, lmac = L.GUESTS[0]["mac"], L.LAN["mac"]
     l_policy = line_of(RULES, lambda l: l.startswith(":FORWARD DROP"))
