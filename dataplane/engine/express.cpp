@@ -102,12 +102,20 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   // A key's bit 0 is its address's group bit (the first byte's lowest bit, as the key
   // holds the bytes in memory order on a little-endian machine): both at once.
   static_assert(std::endian::native == std::endian::little);
-  if (((src | dst) & 1) || src == 0 || src == dst) return false;
   const PortId in = f.in;
-  const PortId p = mac.lookup_key(dst, f.ts_ns);
-  if (p == kNoPort || p == in) return false;
+  MacMemo& memo = mac_memo_[in];
+  // A memo is only made once every MAC check below has passed for the same addresses and
+  // ports, so a hit skips them too.
+  const bool memo_hit = memo.src == src && memo.dst == dst && memo.ts_ns == f.ts_ns &&
+                        memo.version == mac.version();
+  PortId p = memo.out;
+  if (!memo_hit) {
+    if (((src | dst) & 1) || src == 0 || src == dst) return false;
+    p = mac.lookup_key(dst, f.ts_ns);
+    if (p == kNoPort || p == in) return false;
+    if (host_ports_ & ((PortMask{1} << in) | (PortMask{1} << p))) return false;
+  }
   const PortMask egress = PortMask{1} << p;
-  if (host_ports_ & ((PortMask{1} << in) | egress)) return false;
   // (The checks are pure, so their order is free: the ones new flows fail come first,
   // the checksums, which the general path computes again, last.)
   if (!conntrack.express_peek(lk, f.ts_ns, x.ct)) return false;
@@ -120,7 +128,10 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   FrameOutcome& o = start_outcome(f, out);
   count_input(f);
   ++counters_.express_frames;
-  mac.learn_key(src, in, f.ts_ns);
+  // Only a refresh keeps every other station's entry as the lookup above saw it (src !=
+  // dst), so only then is the pair's outcome known to repeat.
+  if (!memo_hit && mac.learn_key(src, in, f.ts_ns) == LearnResult::Refreshed)
+    memo = MacMemo{src, dst, f.ts_ns, mac.version(), p};
   const CtResult ct = conntrack.express_track(f.ts_ns, x.ct);
   if (ct.state != CtState::Established) {  // the window check made it INVALID: FORWARD
     fill_decoded(x, scratch);

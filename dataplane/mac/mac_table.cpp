@@ -129,6 +129,7 @@ MacTable::~MacTable() = default;
 
 LearnResult MacTable::learn_other(uint64_t key, PortId port, uint64_t now_ns) {
   Impl& t = *impl_;
+  ++version_;  // (whether or not anything changes: the slow path is rare)
   if (port >= kMaxPorts) return LearnResult::Full;  // not a port: nothing sensible to learn
   std::size_t i = t.home(key);
   std::size_t reusable = SIZE_MAX;  // first aged-out slot on this chain
@@ -201,7 +202,9 @@ bool MacTable::find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntry
 std::size_t MacTable::expire(uint64_t now_ns) {
   Impl& t = *impl_;
   if (now_ns < t.earliest_expiry_ns) return 0;
-  return t.reclaim_all(now_ns);
+  const std::size_t reclaimed = t.reclaim_all(now_ns);
+  if (reclaimed != 0) ++version_;
+  return reclaimed;
 }
 
 std::size_t MacTable::size() const { return impl_->held; }

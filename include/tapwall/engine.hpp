@@ -194,6 +194,15 @@ class Engine {
   std::array<CtLookup, kPipeline> lk_{};
   std::unique_ptr<ExpressFrame[]> xf_;            // frames of the express path's shape
   std::array<bool, kPipeline> express_shape_{};  // per frame: xf_ holds it, not dec_
+  // Per ingress port, the MAC work of the last frame the express path forwarded: its
+  // addresses, time, the MAC table's version after it, and the egress port. A frame with
+  // the same four needs neither the lookup nor the learn (MacTable::version()); the frames
+  // of one burst from one port nearly all share a station pair and a timestamp.
+  struct MacMemo {
+    uint64_t src = 0, dst = 0, ts_ns = 0, version = ~uint64_t{0};
+    PortId out = kNoPort;
+  };
+  std::array<MacMemo, kMaxPorts> mac_memo_{};
   // Verdict cache: entries' slots hold (tag_, record id); records are immutable until the
   // tag changes (policy swap, or the record table filling up), so a slot never names a
   // record other than the one written for it.

@@ -95,11 +95,17 @@ class MacTable {
     mac_detail::Slot& s = slots_[mac_detail::mix(key, seed_) & mask_];
     if (s.key == key && s.port == port && port != kNoPort &&
         !mac_detail::aged_out(s.last_seen_ns, now_ns, ageing_ns_)) {
+      version_ += s.last_seen_ns != now_ns;
       s.last_seen_ns = now_ns;
       return LearnResult::Refreshed;
     }
     return learn_other(key, port, now_ns);
   }
+  // Changes whenever an entry does (learned, moved, refreshed to another time, reclaimed),
+  // and on every learn that takes the slow path. While it stays the same, lookup() and
+  // learn() with the same arguments give the same results, and a repeated learn() is a
+  // no-op: the engine's express path keeps them per ingress port instead of repeating them.
+  uint64_t version() const { return version_; }
   // Port the station was last seen on, or kNoPort when unknown or aged out. Inline: every
   // unicast frame looks its destination up.
   PortId lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) const {
@@ -149,6 +155,7 @@ class MacTable {
   // the array is sized once at construction and never moves.
   mac_detail::Slot* slots_ = nullptr;
   uint64_t mask_ = 0, seed_ = 0, ageing_ns_ = 0;
+  uint64_t version_ = 0;
 };
 
 }  // namespace tapwall

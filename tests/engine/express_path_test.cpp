@@ -393,6 +393,57 @@ void run_differential(uint32_t seed, int frames) {
   EXPECT_EQ(plain->counters().express_frames, 0u);
 }
 
+// The express path keeps each port's last station pair and its egress port while the MAC
+// table is unchanged (the MAC memo). A station that moves between two frames of the same
+// pair, at the same time, must be followed at once: its next frame goes to the new port.
+TEST(ExpressMacMemo, AStationThatMovesIsFollowedWithinOneTimestamp) {
+  auto fast = engine(true), plain = engine(false);
+  const MacAddr lan = mac(2, 0, 0, 0, 1, 1), guest = mac(2, 0, 0, 0, 2, 1);
+  const IpAddr lan4 = ip4(198, 51, 100, 1), guest4 = ip4(192, 0, 2, 10);
+  auto segment = [&](bool from_guest, uint8_t flags, uint32_t seq, uint32_t ack) {
+    return FrameBuilder{}
+        .eth(from_guest ? lan : guest, from_guest ? guest : lan)
+        .ipv4({.src = from_guest ? guest4 : lan4, .dst = from_guest ? lan4 : guest4})
+        .tcp({.sport = uint16_t(from_guest ? 40000 : 443),
+              .dport = uint16_t(from_guest ? 443 : 40000),
+              .seq = seq,
+              .ack = ack,
+              .flags = flags})
+        .build();
+  };
+  const Bytes arp = FrameBuilder{}
+                        .eth(mac(0xff, 0xff, 0xff, 0xff, 0xff, 0xff), guest)
+                        .ethertype(kEthTypeArp)
+                        .raw(0, Bytes(28, 0))
+                        .build();
+  const uint64_t t0 = 1000 * kSec;
+  const std::vector<std::tuple<Bytes, PortId, uint64_t>> frames = {
+      {segment(true, kTcpSyn, 1000, 0), kTap0, t0},
+      {segment(false, kTcpSyn | kTcpAck, 5000, 1001), kEth0, t0},
+      {segment(true, kTcpAck, 1001, 5001), kTap0, t0},
+      {segment(false, kTcpAck, 5001, 1001), kEth0, t0 + kMs},  // caches the verdict
+      {segment(false, kTcpAck, 5001, 1001), kEth0, t0 + kMs},  // express: makes the memo
+      {segment(false, kTcpAck, 5001, 1001), kEth0, t0 + kMs},  // express: uses it
+      {arp, kTap1, t0 + kMs},                                   // the guest moves to tap1
+      // Must follow it. (A stale memo would send it to tap0 by the express path, whose
+      // cached verdict for tap0 still holds.)
+      {segment(false, kTcpAck, 5001, 1001), kEth0, t0 + kMs},
+  };
+  std::vector<FrameOutcome> out_fast, out_plain;
+  for (const auto& [bytes, in, ts] : frames) {
+    const FrameIn f{.bytes = bytes, .in = in, .ts_ns = ts};
+    out_fast.clear();
+    out_plain.clear();
+    fast->process({&f, 1}, out_fast);
+    plain->process({&f, 1}, out_plain);
+    ASSERT_EQ(out_fast.size(), 1u);
+    ASSERT_EQ(out_plain.size(), 1u);
+    expect_same_outcome(out_fast[0], out_plain[0]);
+  }
+  EXPECT_EQ(out_fast[0].to, PortMask{1} << kTap1);
+  EXPECT_EQ(fast->counters().express_frames, 2u);
+}
+
 class ExpressPath : public ::testing::TestWithParam<uint32_t> {};
 
 TEST_P(ExpressPath, SameOutcomesAndStateAsTheGeneralPath) { run_differential(GetParam(), 6000); }

@@ -229,6 +229,53 @@ TEST(MacTable, MatchesReferenceModelUnderChurn) {
   EXPECT_GT(t.stats().moves, 1000u);
 }
 
+// version() is what the engine's MAC memo trusts: whenever it is unchanged after a call,
+// no entry changed (station, port or time). Checked against a full snapshot after every
+// learn and expire of a random workload with churn, moves, ageing and a full table.
+TEST(MacTable, VersionChangesWheneverAnEntryDoes) {
+  MacTableConfig cfg;
+  cfg.capacity = 32;
+  cfg.ageing_ns = 50;
+  MacTable t(cfg);
+  using Row = std::tuple<uint64_t, uint16_t, PortId, uint64_t>;
+  auto snapshot = [&t] {
+    std::set<Row> rows;
+    t.for_each([&](const MacEntryView& e) {
+      uint64_t m = 0;
+      for (uint8_t b : e.mac.b) m = m << 8 | b;
+      rows.emplace(m, e.vlan, e.port, e.last_seen_ns);
+    });
+    return rows;
+  };
+  uint64_t rng = 777, now = 0;
+  auto next = [&] {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+  };
+  int unchanged = 0, changed = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (next() % 4 == 0) now += next() % 8;
+    const auto before = snapshot();
+    const uint64_t v = t.version();
+    if (next() % 50 == 0)
+      t.expire(now);
+    else
+      t.learn(mac(0x020000000000 + next() % 48), 0, PortId(next() % 3), now);
+    if (t.version() == v) {
+      ASSERT_EQ(snapshot(), before) << "an entry changed, version did not; step " << step;
+      ++unchanged;
+    } else {
+      ++changed;
+    }
+  }
+  EXPECT_GT(unchanged, 300);  // same-time refreshes, which change nothing
+  EXPECT_GT(changed, 1000);
+  EXPECT_GT(t.stats().moves, 100u);
+  EXPECT_GT(t.stats().full_misses, 100u);
+}
+
 TEST(MacTable, ForEachVisitsEveryEntryOnce) {
   MacTable t;
   t.learn(mac(0x021122334455), 7, 1, 100);
