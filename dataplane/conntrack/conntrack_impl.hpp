@@ -129,7 +129,7 @@ struct Conntrack::Impl {
 };
 
 [[gnu::always_inline]] inline void Conntrack::prepare(const FlowKey& key, CtLookup& lk) const {
-  lk.hash = impl_->table.hash(key);
+  lk.hash = impl_->table.hash_not_icmp(key);  // the express path's packets are TCP or UDP
   lk.valid = true;
   lk.hint = ct::CtTable::kNoRef;
   impl_->table.prefetch(lk.hash);
@@ -166,7 +166,9 @@ struct Conntrack::Impl {
     m.sweep(now_ns, 1);
   ct::CtEntry& e = m.table.entry(x.entry);
   if (x.key.proto == kProtoTcp) {
-    if (ct::tcp_packet(e, x.reply, x.tcp, m.cfg, now_ns) != ct::TcpAction::Accept)
+    // express_peek() saw the entry ESTABLISHED (nothing since changed it) and the segment
+    // is ACK-class (CtExpress): tcp_packet()'s steady state, without its test.
+    if (ct::tcp_established_ack(e, x.reply, x.tcp, m.cfg, now_ns) != ct::TcpAction::Accept)
       return m.invalid();
   } else {
     ct::udp_packet(e, m.cfg.timeouts, now_ns);

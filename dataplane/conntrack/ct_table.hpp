@@ -40,6 +40,7 @@ class CtTable {
   CtTable(uint32_t capacity, uint64_t seed, CtStats& stats);
 
   uint64_t hash(const CtTuple& t) const { return ct_hash(t, key_); }
+  uint64_t hash_not_icmp(const CtTuple& t) const { return ct_hash_not_icmp(t, key_); }
   // Hint the tuple's primary index line into cache (batch processing, stage 1).
   void prefetch(uint64_t h) const;
   // Stage 2: read the primary line and hint the entries (both lines) whose

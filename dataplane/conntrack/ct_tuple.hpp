@@ -107,20 +107,28 @@ inline uint64_t ct_end_hash(const IpAddr& a, uint16_t port, const CtHashKey& k) 
 
 // Why the ends are combined by sum and xor: both are symmetric, so the inverse tuple (ends
 // swapped) gives the same hash without ordering the ends first (an unpredictable branch
-// per packet). ICMP's ports are not ends: the identifier is the same both ways and the
-// type becomes its inverse, so they join the hash as the query/reply pair's lower type.
-inline uint64_t ct_hash(const CtTuple& t, const CtHashKey& k) {
-  uint16_t ps = t.sport, pd = t.dport;
-  uint64_t ext = t.proto;
-  if (is_icmp_proto(t.proto)) [[unlikely]] {
-    const uint8_t type = uint8_t(t.dport >> 8);
-    const int inv = icmp_inverse_type(t.proto, type);
-    const uint8_t low = inv >= 0 && uint8_t(inv) < type ? uint8_t(inv) : type;
-    ext |= uint64_t{t.sport} << 8 | uint64_t{low} << 24 | uint64_t{uint8_t(t.dport)} << 32;
-    ps = pd = 0;
-  }
-  const uint64_t a = ct_end_hash(t.src, ps, k), b = ct_end_hash(t.dst, pd, k);
+// per packet). `ext`: what else the tuple is keyed by.
+inline uint64_t ct_hash_ends(const IpAddr& src, uint16_t ps, const IpAddr& dst, uint16_t pd,
+                             uint64_t ext, const CtHashKey& k) {
+  const uint64_t a = ct_end_hash(src, ps, k), b = ct_end_hash(dst, pd, k);
   return ct_mix((a + b) ^ (ext * k.ext), (a ^ b) ^ k.fin);
+}
+
+// ct_hash() of a tuple known not to be ICMP (the engine's express path: TCP and UDP).
+inline uint64_t ct_hash_not_icmp(const CtTuple& t, const CtHashKey& k) {
+  return ct_hash_ends(t.src, t.sport, t.dst, t.dport, t.proto, k);
+}
+
+// ICMP's ports are not ends: the identifier is the same both ways and the type becomes its
+// inverse, so they join the hash as the query/reply pair's lower type.
+inline uint64_t ct_hash(const CtTuple& t, const CtHashKey& k) {
+  if (!is_icmp_proto(t.proto)) [[likely]] return ct_hash_not_icmp(t, k);
+  const uint8_t type = uint8_t(t.dport >> 8);
+  const int inv = icmp_inverse_type(t.proto, type);
+  const uint8_t low = inv >= 0 && uint8_t(inv) < type ? uint8_t(inv) : type;
+  const uint64_t ext = t.proto | uint64_t{t.sport} << 8 | uint64_t{low} << 24 |
+                       uint64_t{uint8_t(t.dport)} << 32;
+  return ct_hash_ends(t.src, 0, t.dst, 0, ext, k);
 }
 
 }  // namespace tapwall::ct

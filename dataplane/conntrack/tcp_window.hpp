@@ -211,17 +211,24 @@ inline uint32_t state_timeout(const CtTimeouts& to, uint8_t state) {
 
 }  // namespace tcp_detail
 
+// The steady state: an ACK-class segment (no SYN, FIN or RST) on an ESTABLISHED flow
+// stays ESTABLISHED in either direction and meets none of tcp_packet_other()'s special
+// cases, so it goes straight to the window check (the same code, its flags known).
+// Precondition: e.tcp_state == kTcpEstablished and s.flags is ACK-class (the engine's
+// express path has checked both).
+[[gnu::always_inline]] inline TcpAction tcp_established_ack(CtEntry& e, bool reply,
+                                                            const TcpSegment& s,
+                                                            const CtConfig& cfg, uint64_t now_ns) {
+  return tcp_detail::window_then_accept(e, reply ? 1 : 0, kIdxAck, kTcpAck, kTcpEstablished,
+                                        kTcpEstablished, kTcpEstablished, true, s, cfg, now_ns);
+}
+
 // nf_conntrack_tcp_packet() from `state` onwards; reply = packet in the reply direction.
 [[gnu::always_inline]] inline TcpAction tcp_packet(CtEntry& e, bool reply, const TcpSegment& s,
                                                   const CtConfig& cfg, uint64_t now_ns) {
-  // The steady state: an ACK-class segment (no SYN, FIN or RST) on an ESTABLISHED flow
-  // stays ESTABLISHED in either direction and meets none of tcp_packet_other()'s special
-  // cases, so it goes straight to the window check (the same code, its flags known).
   if (e.tcp_state == kTcpEstablished &&
       (s.flags & (kTcpSyn | kTcpFin | kTcpRst | kTcpAck)) == kTcpAck)
-    return tcp_detail::window_then_accept(e, reply ? 1 : 0, kIdxAck, kTcpAck, kTcpEstablished,
-                                          kTcpEstablished, kTcpEstablished, true, s, cfg,
-                                          now_ns);
+    return tcp_established_ack(e, reply, s, cfg, now_ns);
   return tcp_packet_other(e, reply, s, cfg, now_ns);
 }
 

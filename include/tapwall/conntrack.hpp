@@ -141,7 +141,7 @@ class Conntrack {
 
   // The express path (the engine's steady state), in steps so the caller can check its
   // own conditions between them with nothing changed yet:
-  //  - prepare(key, lk): as prepare(d, lk) for the packet `key` was read from.
+  //  - prepare(key, lk): as prepare(d, lk) for the (TCP or UDP) packet `key` was read from.
   //  - express_peek(): true when track() would take its plainest course for the packet
   //    `x` describes (see CtExpress): a live entry, TCP in state ESTABLISHED, and a ct
   //    state of ESTABLISHED before the window check. It changes nothing; it sets x.entry,
