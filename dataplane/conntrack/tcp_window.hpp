@@ -36,6 +36,12 @@ void init_sender(TcpTrack& t, int sd, const TcpSegment& s, uint32_t end, uint32_
 void parse_sack(std::span<const uint8_t> o, uint32_t& sack);
 void handle_invalid(CtEntry& e, int dir, TcpIndex index, const CtConfig& cfg, uint64_t now);
 
+// `r` (a refusal), unless direction `sd` is tracked liberally. (A function, not a lambda in
+// in_window(): gcc built the lambda's closure on the stack for every segment.)
+inline WinResult refusal(const TcpTrack& t, int sd, bool liberal_cfg, WinResult r) {
+  return (liberal_cfg || (t.flags[sd] & kTcpFlagBeLiberal)) ? WinResult::Accept : r;
+}
+
 // tcp_in_window(): is the segment inside the windows we have seen? Updates them if so.
 // `flags` stands for s.flags as far as SYN/ACK/RST/FIN go: the established-ACK fast path
 // passes a constant, so inlining folds the branches that cannot apply.
@@ -47,9 +53,6 @@ void handle_invalid(CtEntry& e, int dir, TcpIndex index, const CtConfig& cfg, ui
   uint32_t seq = s.seq, ack = s.ack, sack = s.ack, end = seg_end(s, flags);
   const uint16_t win_raw = s.win;
   uint32_t win = win_raw;
-  auto verdict = [&](WinResult r) {
-    return (liberal_cfg || (t.flags[sd] & kTcpFlagBeLiberal)) ? WinResult::Accept : r;
-  };
 
   if (t.flags[rd] & kTcpFlagSackPerm) parse_sack(s.options, sack);
 
@@ -91,14 +94,16 @@ void handle_invalid(CtEntry& e, int dir, TcpIndex index, const CtConfig& cfg, ui
       // A sender overrunning the window a little: remember the data so its ACK passes.
       t.td_end[sd] = end;
       t.flags[sd] |= kTcpFlagDataUnacked;
-      return verdict(WinResult::Ignore);
+      return refusal(t, sd, liberal_cfg, WinResult::Ignore);
     }
-    return verdict(WinResult::Invalid);  // SEQ over the receiver's window
+    return refusal(t, sd, liberal_cfg, WinResult::Invalid);  // SEQ over the receiver's window
   }
-  if (!before(sack, t.td_end[rd] + 1)) return verdict(WinResult::Invalid);  // acks unseen data
+  if (!before(sack, t.td_end[rd] + 1))  // acks unseen data
+    return refusal(t, sd, liberal_cfg, WinResult::Invalid);
   const bool in_recv = !t.td_maxwin[rd] || after(end, t.td_end[sd] - t.td_maxwin[rd] - 1);
-  if (!in_recv) return verdict(WinResult::Ignore);  // old data retransmitted
-  if (!after(sack, t.td_end[rd] - maxackwin - 1)) return verdict(WinResult::Ignore);
+  if (!in_recv) return refusal(t, sd, liberal_cfg, WinResult::Ignore);  // old data resent
+  if (!after(sack, t.td_end[rd] - maxackwin - 1))
+    return refusal(t, sd, liberal_cfg, WinResult::Ignore);
 
   if (!syn) win <<= t.td_scale[sd];
   const uint32_t swin = win + (sack - ack);
