@@ -28,6 +28,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <new>
 #include <span>
@@ -202,7 +203,8 @@ class Engine {
     uint64_t src = 0, dst = 0, ts_ns = 0, version = ~uint64_t{0};
     PortId out = kNoPort;
   };
-  std::array<MacMemo, kMaxPorts> mac_memo_{};
+  // One per PortId value, not per port: any FrameIn::in indexes it without a bounds check.
+  std::array<MacMemo, std::numeric_limits<PortId>::max() + 1> mac_memo_{};
   // Verdict cache: entries' slots hold (tag_, record id); records are immutable until the
   // tag changes (policy swap, or the record table filling up), so a slot never names a
   // record other than the one written for it.
