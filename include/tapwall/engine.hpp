@@ -59,7 +59,7 @@ struct EngineConfig {
 
 struct FrameIn {
   std::span<const uint8_t> bytes;
-  PortId in = kNoPort;
+  PortId in = kNoPort;          // must be a port of EngineConfig::ports (an index < kMaxPorts)
   uint64_t ts_ns = 0;
   uint64_t cookie = 0;          // caller's id, returned in the outcome
   bool csum_partial = false;    // L4 checksum left to fill in (offload): never INVALID for it
