@@ -5,8 +5,9 @@
 // frames can still go wrong: TCP and UDP flows over IPv4 and IPv6, some VLAN-tagged,
 // through handshakes and data both ways; segments out of the window, with other flags,
 // with bad IPv4 or L4 checksums (and unfinished offloaded ones); stations moving between
-// ports; frames to the host, to multicast, to themselves, from a group address; time jumps
-// past timeouts and MAC ageing; a policy swap in the middle.
+// ports, some between two frames to them at one timestamp (the express path's MAC memo);
+// frames to the host, to multicast, to themselves, from a group address; time jumps past
+// timeouts and MAC ageing; a policy swap in the middle.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -129,25 +130,45 @@ class Traffic {
 
   // The next frame, its ingress port and whether its checksum is an unfinished one.
   std::tuple<Bytes, PortId, bool> next() {
+    if (!queued_.empty()) {
+      auto frame = std::move(queued_.front());
+      queued_.pop_front();
+      return frame;
+    }
     const uint32_t r = rng_() % 100;
     if (r < 3) return station_arp();
     if (r < 5) return odd_l2();
     return flow_frame(flows_[rng_() % flows_.size()]);
   }
 
+  // Whether the next frame must have the same timestamp as the last one.
+  bool same_time_next() const { return !queued_.empty(); }
+
  private:
   uint32_t pick(uint32_t n) { return rng_() % n; }
 
   std::tuple<Bytes, PortId, bool> station_arp() {
-    const Station& s = st_[pick(uint32_t(st_.size()))];
+    const int si = int(pick(uint32_t(st_.size())));
+    const Station& s = st_[si];
     // Now and then a station shows up on another port (a VM moved, a loop).
     const PortId in = pick(8) == 0 ? PortId(pick(4)) : s.home;
-    return {FrameBuilder{}
-                .eth(mac(0xff, 0xff, 0xff, 0xff, 0xff, 0xff), s.mac)
-                .ethertype(kEthTypeArp)
-                .raw(0, Bytes(28, 0))
-                .build(),
-            in, false};
+    std::tuple<Bytes, PortId, bool> arp{FrameBuilder{}
+                                            .eth(mac(0xff, 0xff, 0xff, 0xff, 0xff, 0xff), s.mac)
+                                            .ethertype(kEthTypeArp)
+                                            .raw(0, Bytes(28, 0))
+                                            .build(),
+                                        in, false};
+    // A move between two frames to the station at one timestamp: the second must follow
+    // it (the express path's MAC memo must not keep the first one's egress port).
+    if (in != s.home) {
+      for (Flow& f : flows_) {
+        if ((f.guest != si && f.lan != si) || (f.tcp && f.stage != 3)) continue;
+        queued_.push_back(std::move(arp));
+        queued_.push_back(flow_frame(f, si));
+        return flow_frame(f, si);
+      }
+    }
+    return arp;
   }
 
   // IP frames the express path must refuse: to a multicast group, or to the sender itself.
@@ -163,8 +184,10 @@ class Traffic {
             a.home, false};
   }
 
-  std::tuple<Bytes, PortId, bool> flow_frame(Flow& f) {
-    const bool from_guest = flow_direction(f);
+  // `to`: the station the frame goes to, if the flow is open (else it picks a side).
+  std::tuple<Bytes, PortId, bool> flow_frame(Flow& f, int to = -1) {
+    const bool open = !f.tcp || f.stage == 3;
+    const bool from_guest = open && to >= 0 ? to == f.lan : flow_direction(f);
     const Station& src = st_[from_guest ? f.guest : f.lan];
     const Station& dst = st_[from_guest ? f.lan : f.guest];
     FrameBuilder b;
@@ -258,6 +281,7 @@ class Traffic {
   std::mt19937 rng_;
   std::vector<Station> st_;
   std::vector<Flow> flows_;
+  std::deque<std::tuple<Bytes, PortId, bool>> queued_;  // frames due at the same timestamp
 };
 
 void expect_same_outcome(const FrameOutcome& x, const FrameOutcome& y) {
@@ -353,7 +377,8 @@ void run_differential(uint32_t seed, int frames) {
       // Mostly a steady clock; now and then past the UDP timeout (30 s), rarely past MAC
       // ageing (60 s here) and TCP's unacknowledged-data timeout (300 s).
       const uint32_t r = rng() % 1000;
-      now += r == 0 ? 310 * kSec : r < 3 ? 35 * kSec : (rng() % 3) * kMs;
+      if (!traffic.same_time_next())
+        now += r == 0 ? 310 * kSec : r < 3 ? 35 * kSec : (rng() % 3) * kMs;
       auto [bytes, in, partial] = traffic.next();
       keep.push_back(std::move(bytes));
       FrameIn f;
