@@ -41,7 +41,8 @@ const Setting kSettings[] = {
     {"nf_conntrack_generic_timeout", Kind::Seconds, &CtTimeouts::generic},
 };
 
-// 2^26 entries take about 12 GB (176 bytes each); the table's 32-bit entry ids would allow 2^32 - 1.
+// 2^26 entries take about 12 GB (176 bytes each); the table's 32-bit entry ids would
+// allow 2^32 - 1.
 constexpr uint32_t kMaxEntries = uint32_t{1} << 26;
 constexpr uint32_t kMaxSeconds = 0x7fffffff;  // the kernel's sysctl is an int
 

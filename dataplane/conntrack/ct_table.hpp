@@ -244,9 +244,10 @@ inline void CtTable::sweep(uint64_t now_ns, uint32_t budget) {
       ++stats_.expired;
     }
     // The entry the sweep reaches next time, budget entries on: on a large table a cache
-    // miss that, unhinted, the next batch's first frame waits for.
+    // miss that, unhinted, the next batch's first frame waits for. (A division only when
+    // the cursor wraps.)
     const uint32_t ahead = sweep_cursor_ + budget;
-    __builtin_prefetch(&entries_[ahead < n ? ahead : ahead - n < n ? ahead - n : 0]);
+    __builtin_prefetch(&entries_[ahead < n ? ahead : ahead % n]);
   }
 }
 
