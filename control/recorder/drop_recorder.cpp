@@ -212,6 +212,11 @@ void DropRecorder::forget_old_policies() {
 void DropRecorder::writer_loop() {
   auto last_flush = std::chrono::steady_clock::now();
   for (;;) {
+    // Read before the pass, not after: a frame published between an empty pass and stop()
+    // would otherwise be left in its ring (seen in CI: a test's 6 frames, none recorded).
+    // stop() clears the flag after the producers' last publish, so a pass that starts
+    // after seeing it cleared sees every frame.
+    const bool stopping = !running_.load();
     bool any = false;
     for (auto& p : producers_) {  // round robin, a bounded share each, so none starves
       for (int k = 0; k < 64; ++k) {
@@ -230,7 +235,7 @@ void DropRecorder::writer_loop() {
       file_->writer->flush();  // files are readable while the bridge runs
       last_flush = now;
     }
-    if (!running_.load()) break;  // every queue is drained: nothing is lost on stop
+    if (stopping) break;  // every queue is drained: nothing is lost on stop
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
