@@ -1,9 +1,9 @@
 // A model of the memory an established frame touches at 100k flows, apart from the engine:
 // what those cache lines cost on this machine, and what a table layout with fewer lines a
 // frame could gain there, before anyone builds one.
-// Each frame does a fixed amount of arithmetic that does not wait for memory (range(1):
-// rounds of a mixing step, standing in for decoding, hashing and the window check) and,
-// by range(0):
+// Each frame does a fixed amount of arithmetic (range(1): rounds of a mixing step, standing
+// in for decoding, hashing and the window check; the part after stage 1 starts from the
+// entry's words, as tracking does) and, by range(0):
 //   0 none:        its entry is one of a few that stay cached (the 1-flow case);
 //   1 entry:       a random 128-byte entry, both lines read and written, at a place given
 //                  by the hash (no index line: the best a hash-placed table could do);
@@ -36,7 +36,7 @@ struct alignas(64) Entry {
   uint64_t w[16];
 };
 
-// Independent of memory: four chains, so the core overlaps them as it does decoding.
+// Four independent chains, so the core overlaps them as it does a frame's decoding.
 [[gnu::always_inline]] inline uint64_t work(uint64_t v, int64_t rounds) {
   uint64_t a = v, b = v + 1, c = v + 2, d = v + 3;
   for (int64_t k = 0; k < rounds; ++k) {
