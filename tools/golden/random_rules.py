@@ -5,9 +5,12 @@
 # policies test the rules someone thought of; random ones test the compiled policy against
 # the kernel on combinations nobody wrote (recorded under random_mix's traffic).
 #
-# usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] > rules.v4
-# Invariants: the same seed and family give the same file; jumps only go down the chain
-# list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
+# usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] [--reject] > rules.v4
+# --reject turns most (7 in 10) DROP targets into REJECT, with a random --reject-with
+# valid for the rule (or none: the default), drawn from a random stream of its own, so the
+# rest of the seed's ruleset is the same as without it.
+# Invariants: the same seed, family and --reject give the same file; jumps only go down
+# the chain list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
 import argparse
 import random
 
@@ -22,6 +25,12 @@ ICMP = {4: ["echo-request", "echo-reply", "8", "0", "13", "destination-unreachab
             "port-unreachable", "time-exceeded", "11/0", "parameter-problem", "any"],
         6: ["echo-request", "echo-reply", "128", "129", "destination-unreachable", "1/4",
             "packet-too-big", "time-exceeded", "parameter-problem"]}
+# --reject-with values (iptables' canonical names and some of its aliases), per family.
+REJECT_WITH = {4: ["icmp-net-unreachable", "host-unreach", "icmp-port-unreachable",
+                   "icmp-proto-unreachable", "icmp-net-prohibited", "icmp-host-prohibited",
+                   "icmp-admin-prohibited"],
+               6: ["icmp6-no-route", "adm-prohibited", "icmp6-addr-unreachable",
+                   "icmp6-port-unreachable"]}
 STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
 MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02", "02:00:00:00:02:03"]
@@ -31,7 +40,14 @@ def neg(rnd, p=0.25):
     return "! " if rnd.random() < p else ""
 
 
-def rule(rnd, family, chain, targets, ports):
+def reject(rej, family, proto):
+    """A REJECT target: the default, a family's ICMP error, or a TCP reset for TCP rules."""
+    choices = [None] + REJECT_WITH[family] + (["tcp-reset", "tcp-reset"] if proto == "tcp" else [])
+    w = rej.choice(choices)
+    return "REJECT" if w is None else "REJECT --reject-with %s" % w
+
+
+def rule(rnd, family, chain, targets, ports, rej=None):
     parts = []
     proto = rnd.choice([None, None, "tcp", "tcp", "udp", "udp", "icmp"])
     if proto == "icmp" and family == 6:
@@ -87,13 +103,16 @@ def rule(rnd, family, chain, targets, ports):
     if family == 4 and rnd.random() < 0.05:
         parts.append("%s-f" % neg(rnd, 0.5))  # never true after defragmentation
     target = rnd.choice(targets)
+    if rej is not None and target == "DROP" and rej.random() < 0.7:
+        target = reject(rej, family, proto)
     if target == "LOG":
         target = 'LOG --log-prefix "%s: "' % chain
     return " ".join(["-A", chain] + parts + ["-j", target])
 
 
-def ruleset(seed, family, ports):
+def ruleset(seed, family, ports, with_reject=False):
     rnd = random.Random(seed * 10 + family)
+    rej = random.Random("reject %d %d" % (seed, family)) if with_reject else None
     lines = ["*filter", ":INPUT ACCEPT [0:0]",
              ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
              ":c1 - [0:0]", ":c2 - [0:0]"]
@@ -104,7 +123,7 @@ def ruleset(seed, family, ports):
     for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
                               ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
                               ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
-        lines += [rule(rnd, family, chain, targets, ports) for _ in range(n)]
+        lines += [rule(rnd, family, chain, targets, ports, rej) for _ in range(n)]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -114,8 +133,9 @@ def main():
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--family", type=int, choices=(4, 6), required=True)
     ap.add_argument("--ports", default="eth0,tap0", help="the bridge ports physdev may name")
+    ap.add_argument("--reject", action="store_true", help="turn some DROP targets into REJECT")
     a = ap.parse_args()
-    print(ruleset(a.seed, a.family, a.ports.split(",")), end="")
+    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject), end="")
 
 
 if __name__ == "__main__":

@@ -224,11 +224,13 @@ record_case() {   # $1 = case, $2 = outdir
     seed_*|ct_sysctls) seed_rules "$TMP/rules.v4" ;;
     random_mix|random_timeouts) cp "$HERE/rules/random_mix.v4" "$TMP/rules.v4"
                 cp "$HERE/rules/random_mix.v6" "$TMP/rules.v6" ;;
-    random_rules|random_multi)  # RANDOM_RULES_SEED: which ruleset (the traffic: random_mix's)
-      local rp="eth0,tap0" rs=${RANDOM_RULES_SEED:-1}
+    random_rules|random_multi)  # RANDOM_RULES_SEED: which ruleset (the traffic: random_mix's);
+      # RANDOM_RULES_REJECT=1: most of its DROP targets become REJECT (random_rules.py --reject)
+      local rp="eth0,tap0" rs=${RANDOM_RULES_SEED:-1} rj=()
       [ $case = random_multi ] && { rp="eth0,tap0,tap1"; rs=${RANDOM_RULES_SEED:-2}; }
-      "$PY" "$HERE/random_rules.py" --seed "$rs" --family 4 --ports $rp > "$TMP/rules.v4"
-      "$PY" "$HERE/random_rules.py" --seed "$rs" --family 6 --ports $rp > "$TMP/rules.v6" ;;
+      [ "${RANDOM_RULES_REJECT:-0}" = 1 ] && rj=(--reject)
+      "$PY" "$HERE/random_rules.py" --seed "$rs" --family 4 --ports $rp "${rj[@]}" > "$TMP/rules.v4"
+      "$PY" "$HERE/random_rules.py" --seed "$rs" --family 6 --ports $rp "${rj[@]}" > "$TMP/rules.v6" ;;
     multi_vm) cp "$HERE/rules/multi_vm.v4" "$TMP/rules.v4"
               cp "$HERE/rules/multi_vm.v6" "$TMP/rules.v6" ;;
   esac
