@@ -27,7 +27,7 @@ constexpr const char* kReplayUsage =
     "usage: tapwall replay --rules FILE [--rules6 FILE] --uplink NAME --vm NAME [--vm NAME ...]\n"
     "                      [--host-port NAME] --in NAME=FILE [--in NAME=FILE ...]\n"
     "                      [--verdicts PATH] [--drops FILE] [--print] [--no-conntrack]\n"
-    "                      [--ct NAME=VALUE ...]\n"
+    "                      [--ct NAME=VALUE ...] [--rule-counters PATH]\n"
     "       tapwall replay --list-reasons\n"
     "Runs pcap/pcapng captures through the bridge engine, merged by timestamp.\n"
     "  --rules FILE      iptables-save file or iptables command script (IPv4)\n"
@@ -42,7 +42,9 @@ constexpr const char* kReplayUsage =
     "  --ct NAME=VALUE   a conntrack setting by its kernel sysctl name (repeatable), e.g.\n"
     "                    nf_conntrack_tcp_be_liberal=1, nf_conntrack_udp_timeout=10\n"
     "  --trace FILTER    explain the path of every frame matching a pcap filter expression\n"
-    "                    (decode, L2, ct state, every rule tried, verdict per port)\n";
+    "                    (decode, L2, ct state, every rule tried, verdict per port)\n"
+    "  --rule-counters PATH  after the replay, JSON Lines: every rule and chain policy with\n"
+    "                    the packets and bytes it counted, as iptables -v counts ('-' = stdout)\n";
 
 constexpr uint64_t kCookieInputShift = 40;
 
@@ -114,7 +116,8 @@ void print_summary(const Engine& e, const std::vector<PortDesc>& ports, uint64_t
 
 int replay_main(int argc, char** argv) {
   Args a;
-  for (auto o : {"--rules", "--rules6", "--verdicts", "--drops", "--trace"}) a.option(o);
+  for (auto o : {"--rules", "--rules6", "--verdicts", "--drops", "--trace", "--rule-counters"})
+    a.option(o);
   for (auto o : {"--uplink", "--vm", "--host-port", "--in", "--ct"}) a.option(o, true);
   for (auto f : {"--list-reasons", "--print", "--no-conntrack", "--help"}) a.flag(f);
   if (!a.parse(argc, argv, 2) || !a.positional().empty()) {
@@ -172,6 +175,20 @@ int replay_main(int argc, char** argv) {
         return kExitFile;
       }
       vout = &vfile;
+    }
+  }
+  std::ofstream cfile;
+  std::ostream* cout_rules = nullptr;
+  if (auto c = a.get("--rule-counters")) {
+    if (*c == "-") {
+      cout_rules = &std::cout;
+    } else {
+      cfile.open(*c);
+      if (!cfile) {
+        std::cerr << "tapwall replay: cannot write " << *c << "\n";
+        return kExitFile;
+      }
+      cout_rules = &cfile;
     }
   }
   std::unique_ptr<PcapngWriter> drops;
@@ -232,6 +249,13 @@ int replay_main(int argc, char** argv) {
 
   if (drops) drops->close();
   if (vout) vout->flush();
+  if (cout_rules) {
+    // The engine counts a verdict-cache hit's rules when its pending counts are flushed,
+    // which process() does before it returns: every frame is counted by now.
+    for (std::size_t i = 0; i < policy->rule_count(); ++i)
+      *cout_rules << rule_json(*policy, int32_t(i)) << '\n';
+    cout_rules->flush();
+  }
   if (vout != &std::cout) print_summary(engine, ports, frames);
   if (sinks.written != frames) {
     std::cerr << "tapwall replay: internal error: " << frames << " frames in, " << sinks.written

@@ -180,17 +180,6 @@ std::string show_conntrack(const ControlContext& c) {
   return j + "]}";
 }
 
-std::string rule_json(const CompiledPolicy& p, int32_t id) {
-  const RuleInfo& r = p.rule(id);
-  const RuleCounter& c = p.counter(id);
-  return "{\"id\":" + num(uint64_t(id)) + ",\"family\":" +
-         q(r.family == Family::Ipv4 ? "ipv4" : "ipv6") + ",\"chain\":" + q(r.chain) +
-         ",\"rule\":" + q(r.loc.to_string()) + ",\"text\":" + q(r.text) +
-         ",\"policy\":" + (r.is_policy ? "true" : "false") +
-         ",\"packets\":" + num(c.packets.load(std::memory_order_relaxed)) +
-         ",\"bytes\":" + num(c.bytes.load(std::memory_order_relaxed)) + "}";
-}
-
 std::string show_rules(const ControlContext& c) {
   auto p = c.slot.current();
   std::string j = "{\"ok\":true,\"generation\":" + num(p->generation()) + ",\"rules\":[";

@@ -36,6 +36,17 @@ std::string rule_ref(const CompiledPolicy& p, int32_t rule) {
   return p.rule(rule).loc.to_string();
 }
 
+std::string rule_json(const CompiledPolicy& p, int32_t id) {
+  const RuleInfo& r = p.rule(id);
+  const RuleCounter& c = p.counter(id);
+  return "{\"id\":" + std::to_string(id) + ",\"family\":" +
+         json_escape(r.family == Family::Ipv4 ? "ipv4" : "ipv6") + ",\"chain\":" +
+         json_escape(r.chain) + ",\"rule\":" + json_escape(r.loc.to_string()) +
+         ",\"text\":" + json_escape(r.text) + ",\"policy\":" + (r.is_policy ? "true" : "false") +
+         ",\"packets\":" + std::to_string(c.packets.load(std::memory_order_relaxed)) +
+         ",\"bytes\":" + std::to_string(c.bytes.load(std::memory_order_relaxed)) + "}";
+}
+
 bool has_drop(const FrameOutcome& o) {
   if (o.reason != DropReason::None) return true;
   for (uint8_t i = 0; i < o.n_per; ++i)

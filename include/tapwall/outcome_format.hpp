@@ -20,6 +20,10 @@ std::string json_string_or_null(const std::string& s);  // "" -> null
 // "<path>:<line>" of a rule id, or "" for kNoRule.
 std::string rule_ref(const CompiledPolicy& p, int32_t rule);
 
+// One rule (or chain policy) with its counters, as `show rules` and `replay
+// --rule-counters` give it: {"id","family","chain","rule","text","policy","packets","bytes"}.
+std::string rule_json(const CompiledPolicy& p, int32_t id);
+
 // One `--verdicts` object (no trailing newline).
 std::string verdict_json(const FrameOutcome& o, const std::vector<PortDesc>& ports,
                          const CompiledPolicy& policy, uint64_t frame_number);
