@@ -28,8 +28,6 @@ uint64_t random_seed() {
   return (uint64_t{rd()} << 32) ^ rd();
 }
 
-uint32_t ip_len(const Decoded& d) { return d.ip_end > d.l3_off ? d.ip_end - d.l3_off : 0; }
-
 // The original-direction tuple of a TCP/UDP packet.
 CtTuple port_tuple(const Decoded& d, uint8_t proto) {
   CtTuple t;
@@ -76,9 +74,9 @@ CtTuple port_tuple(const Decoded& d, uint8_t proto) {
       case TcpAction::Invalid:
         return invalid();
       case TcpAction::Accept:
-        return finish(id, reply, false, ip_len(d));
+        return finish(id, reply, false, counted_ip_bytes(d));
       case TcpAction::AcceptKill: {
-        CtResult r = finish(id, reply, false, ip_len(d));
+        CtResult r = finish(id, reply, false, counted_ip_bytes(d));
         table.remove(id);
         r.entry = kNoCtEntry;
         return r;
@@ -97,7 +95,7 @@ CtTuple port_tuple(const Decoded& d, uint8_t proto) {
     table.remove(id);
     return invalid();
   }
-  return finish(id, false, true, ip_len(d));
+  return finish(id, false, true, counted_ip_bytes(d));
 }
 
 CtResult Conntrack::Impl::track_udp(const Decoded& d, std::span<const uint8_t> frame,
@@ -114,7 +112,7 @@ CtResult Conntrack::Impl::track_udp(const Decoded& d, std::span<const uint8_t> f
     udp_new(table.entry(id), now);
   }
   udp_packet(table.entry(id), cfg.timeouts, now);
-  return finish(id, reply, created, ip_len(d));
+  return finish(id, reply, created, counted_ip_bytes(d));
 }
 
 CtResult Conntrack::Impl::related(const Decoded& d, uint64_t now) {
@@ -163,7 +161,7 @@ CtResult Conntrack::Impl::track_icmp(const Decoded& d, std::span<const uint8_t> 
     if (id == kNoCtEntry) return full();
   }
   icmp_packet(table.entry(id), timeout, now);
-  return finish(id, reply, created, ip_len(d));
+  return finish(id, reply, created, counted_ip_bytes(d));
 }
 
 CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now, const CtLookup* lk) {
@@ -180,7 +178,7 @@ CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now, const Ct
     if (id == kNoCtEntry) return full();
   }
   generic_packet(table.entry(id), cfg.timeouts, now);
-  return finish(id, reply, created, ip_len(d));
+  return finish(id, reply, created, counted_ip_bytes(d));
 }
 
 Conntrack::Conntrack(const CtConfig& cfg)

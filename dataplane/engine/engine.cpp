@@ -138,7 +138,7 @@ void Engine::judge_tracked(const Decoded& d, PortId in, PortMask egress, const C
   q.pkt = &d;
   q.ct = ct.state;
   q.in = in;
-  q.bytes = ip_bytes(d);
+  q.bytes = counted_ip_bytes(d);
   bool host_in = host_ports_ & (PortMask{1} << in);
   for (PortMask m = egress; m != 0; m &= m - 1) {
     PortId p = static_cast<PortId>(std::countr_zero(m));
@@ -164,7 +164,7 @@ PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
   q.ct = ct.state;
   q.in = in;
   q.out = out;
-  q.bytes = ip_bytes(d);
+  q.bytes = counted_ip_bytes(d);
   VerdictRecord r;
   r.dec = eval_->judge(q, r.path);
   if (!r.path.complete) return r.dec;  // can't be counted again without the policy

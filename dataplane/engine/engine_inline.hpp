@@ -18,9 +18,6 @@ inline void drop_frame(FrameOutcome& o, DropReason r) {
   o.to = 0;
 }
 
-// The IP datagram's length: what rule byte counters count.
-inline uint32_t ip_bytes(const Decoded& d) { return d.ip_end - d.l3_off; }
-
 // The TCP flags part of a verdict-cache key: rules may match them (--syn, --tcp-flags) and
 // they vary within a flow.
 inline uint8_t cache_key_flags(const Decoded& d) {
@@ -112,7 +109,7 @@ inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m, 0); }
   const uint32_t id = cached_record(slot, mac_key(d.src_mac), engine_detail::cache_key_flags(d),
                                     in, out, ct.state);
   if (id == kNoCtEntry) return judge_and_cache(d, in, out, ct, slot);
-  count_cached(id, engine_detail::ip_bytes(d));
+  count_cached(id, counted_ip_bytes(d));
   return records_[id].dec;
 }
 

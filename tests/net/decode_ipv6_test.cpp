@@ -185,6 +185,22 @@ TEST(DecodeIpv6, AtomicFragmentIsAWholeDatagram) {
   EXPECT_EQ(d.dport, 2);
 }
 
+// The kernel's IPv6 defragmentation takes an atomic fragment's Fragment header off before
+// its hooks count the packet (ip6tables byte counters on the lab's br0: 8 fewer a packet).
+TEST(DecodeIpv6, AtomicFragmentIsCountedWithoutItsFragmentHeader) {
+  Ipv6Spec s;
+  s.ext = {ipv6_frag_ext(0, false, 99)};
+  Bytes atomic = FrameBuilder{}.ipv6(s).tcp({.sport = 1, .dport = 2}).build();
+  Bytes plain = FrameBuilder{}.ipv6().tcp({.sport = 1, .dport = 2}).build();
+  Decoded a, p;
+  ASSERT_EQ(decode_frame(atomic, a), DropReason::None);
+  ASSERT_EQ(decode_frame(plain, p), DropReason::None);
+  EXPECT_EQ(p.ip_end - p.l3_off, 40u + 20u);
+  EXPECT_EQ(counted_ip_bytes(p), 40u + 20u);
+  EXPECT_EQ(a.ip_end - a.l3_off, 40u + 8u + 20u);
+  EXPECT_EQ(counted_ip_bytes(a), 40u + 20u);
+}
+
 TEST(DecodeIpv6, UnknownUpperLayerSucceedsWithoutL4) {
   Bytes f = FrameBuilder{}.ipv6().raw(132 /* SCTP */, Bytes(12, 0)).build();
   Decoded d;
