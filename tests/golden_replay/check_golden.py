@@ -10,11 +10,18 @@ and are passed on with `--ct`. differences.json lists the frames where tapwall d
 from the kernel, each with the result tapwall must give and why; those are asserted too,
 and a listed difference that no longer differs from the kernel fails the test (stale list).
 
+A case recorded with its rule counters zeroed when the captures started (case.json
+"counters_from_capture_start") also has every FORWARD and user-chain rule's packet and
+byte counts, and each chain policy's, checked against the kernel's (counters.v4/.v6,
+`iptables-save -c`), unless it lists differences (a frame tapwall treats differently
+counts differently too).
+
 usage: check_golden.py --tapwall BINARY CASE_DIR [--keep DIR]
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,7 +37,8 @@ def replay(tapwall, case, desc, out_dir):
     verdicts = os.path.join(out_dir, "verdicts.jsonl")
     cmd = [tapwall, "replay", "--rules", os.path.join(case, "rules.v4"),
            "--uplink", uplink, "--verdicts", verdicts,
-           "--drops", os.path.join(out_dir, "drops.pcapng")]
+           "--drops", os.path.join(out_dir, "drops.pcapng"),
+           "--rule-counters", os.path.join(out_dir, "rule-counters.jsonl")]
     if os.path.exists(os.path.join(case, "rules.v6")):
         cmd += ["--rules6", os.path.join(case, "rules.v6")]
     for v in vms:
@@ -77,6 +85,53 @@ def compare(expected, got, diffs):
     return failures
 
 
+def chain_positions(lines, counted):
+    """{(chain, k): (packets, bytes) or line number}: the k-th rule of each chain (k from 0)
+    and each built-in chain's policy (k = "policy"), from an iptables-save file; `counted`:
+    the file has [packets:bytes] counters (take them), else take the line numbers."""
+    out, seen = {}, {}
+    for n, line in enumerate(lines, 1):
+        m = re.match(r"^:(\S+) (ACCEPT|DROP) \[(\d+):(\d+)\]", line)
+        if m:
+            out[(m.group(1), "policy")] = (int(m.group(3)), int(m.group(4))) if counted else n
+            continue
+        m = re.match(r"^(?:\[(\d+):(\d+)\] )?-A (\S+) ", line)
+        if m:
+            k = seen.get(m.group(3), 0)
+            seen[m.group(3)] = k + 1
+            out[(m.group(3), k)] = (int(m.group(1)), int(m.group(2))) if counted else n
+    return out
+
+
+def compare_counters(case, out_dir):
+    """The kernel's FORWARD and user-chain counters against tapwall's, per rule and policy."""
+    failures, fams = [], {"ipv4": "v4", "ipv6": "v6"}
+    kernel, line_of = {}, {}
+    for fam, ext in fams.items():
+        counters = os.path.join(case, "counters." + ext)
+        if not os.path.exists(counters):
+            continue
+        with open(counters) as f:
+            kernel[fam] = chain_positions(f.read().splitlines(), True)
+        with open(os.path.join(case, "rules." + ext)) as f:
+            line_of[fam] = {n: pos for pos, n in chain_positions(f.read().splitlines(), False).items()}
+    checked = 0
+    for r in load_jsonl(os.path.join(out_dir, "rule-counters.jsonl")):
+        fam = r["family"]
+        if fam not in kernel:
+            continue
+        pos = line_of[fam].get(int(r["rule"].rsplit(":", 1)[1]))
+        if pos is None or pos[0] in ("INPUT", "OUTPUT"):  # the bridge judges FORWARD only
+            continue
+        checked += 1
+        want = kernel[fam].get(pos)
+        got = (r["packets"], r["bytes"])
+        if want != got:
+            failures.append(f"{fam} {pos[0]} {'policy' if pos[1] == 'policy' else 'rule %d' % (pos[1] + 1)}"
+                            f" ({r['rule']}): kernel {want}, tapwall {got} packets, bytes: {r['text']}")
+    return checked, failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tapwall", required=True)
@@ -95,13 +150,18 @@ def main():
         with open(dpath) as f:
             diffs = {(d["in"], d["n"]): d for d in json.load(f)}
     failures = compare(expected, got, diffs)
+    counted = 0
+    if desc.get("counters_from_capture_start") and not diffs:
+        counted, more = compare_counters(args.case, out_dir)
+        failures += more
     if failures:
         print(f"{args.case}: {len(failures)} mismatches", file=sys.stderr)
         for line in failures:
             print("  " + line, file=sys.stderr)
         return 1
     print(f"{args.case}: {len(expected) - len(diffs)} frames agree with the kernel, "
-          f"{len(diffs)} intended differences hold")
+          f"{len(diffs)} intended differences hold"
+          + (f", {counted} rule counters agree" if counted else ""))
     return 0
 
 
