@@ -178,17 +178,17 @@ int replay_main(int argc, char** argv) {
     }
   }
   std::ofstream cfile;
-  std::ostream* cout_rules = nullptr;
+  std::ostream* counters_out = nullptr;
   if (auto c = a.get("--rule-counters")) {
     if (*c == "-") {
-      cout_rules = &std::cout;
+      counters_out = &std::cout;
     } else {
       cfile.open(*c);
       if (!cfile) {
         std::cerr << "tapwall replay: cannot write " << *c << "\n";
         return kExitFile;
       }
-      cout_rules = &cfile;
+      counters_out = &cfile;
     }
   }
   std::unique_ptr<PcapngWriter> drops;
@@ -249,12 +249,12 @@ int replay_main(int argc, char** argv) {
 
   if (drops) drops->close();
   if (vout) vout->flush();
-  if (cout_rules) {
+  if (counters_out) {
     // The engine counts a verdict-cache hit's rules when its pending counts are flushed,
     // which process() does before it returns: every frame is counted by now.
     for (std::size_t i = 0; i < policy->rule_count(); ++i)
-      *cout_rules << rule_json(*policy, int32_t(i)) << '\n';
-    cout_rules->flush();
+      *counters_out << rule_json(*policy, int32_t(i)) << '\n';
+    counters_out->flush();
   }
   if (vout != &std::cout) print_summary(engine, ports, frames);
   if (sinks.written != frames) {
