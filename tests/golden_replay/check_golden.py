@@ -16,7 +16,10 @@ byte counts, and each chain policy's, checked against the kernel's (counters.v4/
 `iptables-save -c`), unless it lists differences (a frame tapwall treats differently
 counts differently too).
 
-usage: check_golden.py --tapwall BINARY CASE_DIR [--keep DIR]
+usage: check_golden.py --tapwall BINARY CASE_DIR [--keep DIR] [--differences FILE]
+(--differences: another case's list, e.g. tests/golden/random_mix/differences.json for a
+random_mix recorded with another RANDOM_MIX_SEED: its malformed-option probes come first
+in every seed's traffic, so they are the same frames.)
 """
 import argparse
 import json
@@ -137,6 +140,7 @@ def main():
     ap.add_argument("--tapwall", required=True)
     ap.add_argument("case")
     ap.add_argument("--keep", help="keep tapwall's verdicts and drops here")
+    ap.add_argument("--differences", help="the intended differences (default: the case's own)")
     args = ap.parse_args()
     with open(os.path.join(args.case, "case.json")) as f:
         desc = json.load(f)
@@ -145,7 +149,7 @@ def main():
     got = replay(args.tapwall, args.case, desc, out_dir)
     expected = load_jsonl(os.path.join(args.case, "expected.jsonl"))
     diffs = {}
-    dpath = os.path.join(args.case, "differences.json")
+    dpath = args.differences or os.path.join(args.case, "differences.json")
     if os.path.exists(dpath):
         with open(dpath) as f:
             diffs = {(d["in"], d["n"]): d for d in json.load(f)}
