@@ -157,7 +157,7 @@ def main():
     counted = 0
     if desc.get("counters_from_capture_start") and not diffs:
         counted, more = compare_counters(args.case, out_dir)
-        failures += more
+        failures += more or ([] if counted else ["no rule counters were compared"])
     if failures:
         print(f"{args.case}: {len(failures)} mismatches", file=sys.stderr)
         for line in failures:
