@@ -446,6 +446,7 @@ CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "mult
          "ct_sysctls": ct_sysctls, "random_mix": lambda lab: random_mix(lab, ip_options=True),
          "random_rules": lambda lab: random_mix(lab, seed=101),
          "random_multi": lambda lab: random_mix(lab, seed=201, guests=(G, G1)),
+         "random_reject": lambda lab: random_mix(lab, seed=801),
          "random_timeouts": lambda lab: random_mix(lab, seed=51, steps=600, pauses=0.03)}
 
 
