@@ -92,6 +92,24 @@ struct ReplaySinks {
   }
 };
 
+// Where an output option points: nowhere when absent, stdout for "-", else `file` opened on
+// the path. False (said on stderr) when the file cannot be written.
+bool open_output(const std::optional<std::string>& path, std::ofstream& file,
+                 std::ostream*& out) {
+  if (!path) return true;
+  if (*path == "-") {
+    out = &std::cout;
+    return true;
+  }
+  file.open(*path);
+  if (!file) {
+    std::cerr << "tapwall replay: cannot write " << *path << "\n";
+    return false;
+  }
+  out = &file;
+  return true;
+}
+
 void print_summary(const Engine& e, const std::vector<PortDesc>& ports, uint64_t frames) {
   const EngineCounters& c = e.counters();
   std::printf("frames %llu  forwarded %llu  dropped %llu\n", (unsigned long long)frames,
@@ -163,34 +181,12 @@ int replay_main(int argc, char** argv) {
     return file_error ? kExitFile : kExitUsage;
   }
 
-  std::ofstream vfile;
+  std::ofstream vfile, cfile;
   std::ostream* vout = nullptr;
-  if (auto v = a.get("--verdicts")) {
-    if (*v == "-") {
-      vout = &std::cout;
-    } else {
-      vfile.open(*v);
-      if (!vfile) {
-        std::cerr << "tapwall replay: cannot write " << *v << "\n";
-        return kExitFile;
-      }
-      vout = &vfile;
-    }
-  }
-  std::ofstream cfile;
   std::ostream* counters_out = nullptr;
-  if (auto c = a.get("--rule-counters")) {
-    if (*c == "-") {
-      counters_out = &std::cout;
-    } else {
-      cfile.open(*c);
-      if (!cfile) {
-        std::cerr << "tapwall replay: cannot write " << *c << "\n";
-        return kExitFile;
-      }
-      counters_out = &cfile;
-    }
-  }
+  if (!open_output(a.get("--verdicts"), vfile, vout) ||
+      !open_output(a.get("--rule-counters"), cfile, counters_out))
+    return kExitFile;
   std::unique_ptr<PcapngWriter> drops;
   if (auto d = a.get("--drops")) {
     auto r = PcapngWriter::create(*d);
