@@ -421,6 +421,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--kernel", default="")
     ap.add_argument("--iptables", default="")
+    ap.add_argument("--filter-vlan-tagged", type=int, choices=(0, 1), default=0,
+                    help="the bridge's net.bridge.bridge-nf-filter-vlan-tagged")
     a = ap.parse_args()
     ports = a.ports.split(",")
     peer = {"eth0": "lan0", "tap0": "gst0", "tap1": "gst1"}
@@ -485,7 +487,7 @@ def main():
                    "host_ip": None, "host_ipv6": "disabled",
                    "sysctl": {"net.bridge.bridge-nf-call-iptables": 1,
                               "net.bridge.bridge-nf-call-ip6tables": 1,
-                              "net.bridge.bridge-nf-filter-vlan-tagged": 0}},
+                              "net.bridge.bridge-nf-filter-vlan-tagged": a.filter_vlan_tagged}},
         "recorded_with": {"kernel": a.kernel, "iptables": a.iptables,
                           "pcap": "classic pcap, nanosecond timestamps (magic a1b23c4d), linktype 1"},
         "frames": len(lines),

@@ -118,12 +118,25 @@ def with_ipv4_options(frame, opt):
 # both ways, ICMP echo with replies, and ICMP errors quoting tracked and untracked flows
 # from either side. The hand-written cases show each rule; this one looks for the
 # conntrack states nobody thought to write down. The same seed gives the same frames.
-def random_mix(lab, seed=20261127, steps=800, guests=(G,), pauses=0.0, ip_options=False):
+# One 802.1Q or 802.1ad tag, as (TPID, TCI): VLAN 0 (a priority tag), 10, 20 or 4094, a
+# random priority. Both TPIDs are single tags the kernel bridge (and tapwall) looks inside.
+def vlan_tag(vrnd):
+    tpid = vrnd.choice([0x8100, 0x8100, 0x8100, 0x88a8])
+    return tpid, vrnd.randrange(8) << 13 | vrnd.choice([0, 10, 20, 4094])
+
+
+def random_mix(lab, seed=20261127, steps=800, guests=(G,), pauses=0.0, ip_options=False,
+               vlan=0.0):
     # RANDOM_MIX_SEED / RANDOM_MIX_STEPS: other conversations, to hunt for differences
     # beyond the recorded case (tests/golden/random_mix is the defaults').
     seed = int(os.environ.get("RANDOM_MIX_SEED", seed))
     steps = int(os.environ.get("RANDOM_MIX_STEPS", steps))
     rnd = random.Random(seed)
+    # RANDOM_MIX_VLAN: the chance that a step's IP frames carry one VLAN tag (a bridge
+    # that filters tagged IP: record.sh random_vlan). Drawn from a stream of its own, so
+    # the frames are the same seed's, only tagged.
+    vlan = float(os.environ.get("RANDOM_MIX_VLAN", vlan))
+    vrnd = random.Random(seed + 0x5f5e100)
     mac_learning(lab, list(guests))
     rst_shortcuts(lab)
     if ip_options:
@@ -394,6 +407,7 @@ def random_mix(lab, seed=20261127, steps=800, guests=(G,), pauses=0.0, ip_option
     # timeout of whole seconds ends (the kernel's clock ticks in milliseconds)
     pauses = float(os.environ.get("RANDOM_MIX_PAUSES", pauses))
     for _ in range(steps):
+        lab.vlan = vlan_tag(vrnd) if vlan and vrnd.random() < vlan else None
         if pauses and rnd.random() < pauses:
             time.sleep(rnd.choice([0.5, 1.5, 2.5, 3.5]))
         r = rnd.random()
@@ -407,3 +421,4 @@ def random_mix(lab, seed=20261127, steps=800, guests=(G,), pauses=0.0, ip_option
             frag_step()
         else:
             flood_step()
+    lab.vlan = None

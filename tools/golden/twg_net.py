@@ -16,6 +16,7 @@ import ctypes
 import json
 import os
 import socket
+import struct
 import subprocess
 import time
 from contextlib import contextmanager
@@ -80,11 +81,16 @@ class Lab:
             self.raw[ifname] = s
         self.log = open(steps_path, "w")
         self.children = []
+        # (TPID, TCI) to put into every IPv4/IPv6 frame send() sends, or None
+        self.vlan = None
 
     # -- crafted frames -------------------------------------------------------
     def send(self, ifname, frame, note, gap=0.05):
         """Send one crafted frame (scapy packet or bytes) out of a host interface."""
         data = bytes(frame)
+        if self.vlan and data[12:14] in (b"\x08\x00", b"\x86\xdd"):
+            data = data[:12] + struct.pack("!HH", *self.vlan) + data[12:]
+            note += " [tag 0x%04x vid %d]" % (self.vlan[0], self.vlan[1] & 0xfff)
         rt = time.time()          # taken before the send: frame timestamps come after it
         self.raw[ifname].send(data)
         self.step(note, ifname=ifname, hexdata=data.hex(), rt=rt)
