@@ -80,14 +80,15 @@ std::string show_macs(const ControlContext& c) {
     PortId port;
     uint64_t last_seen_ns;
   };
-  std::map<std::pair<uint64_t, uint16_t>, Seen> macs;  // ordered: a stable listing
+  // Keyed by MAC alone: the bridge keeps every station in one VLAN (kBridgeVlan).
+  std::map<uint64_t, Seen> macs;  // ordered: a stable listing
   uint64_t now = monotonic_ns();
   c.bridge.call([&](const Engine& e, Bridge::PortList&) {
     uint64_t ageing = e.config().mac.ageing_ns;
     e.mac_table().for_each([&](const MacEntryView& m) {
       uint64_t age = now > m.last_seen_ns ? now - m.last_seen_ns : 0;
       if (age >= ageing) return;  // aged out, not yet reclaimed
-      auto [it, fresh] = macs.try_emplace({m.mac.as_u64(), m.vlan}, Seen{m.port, m.last_seen_ns});
+      auto [it, fresh] = macs.try_emplace(m.mac.as_u64(), Seen{m.port, m.last_seen_ns});
       if (!fresh && m.last_seen_ns > it->second.last_seen_ns) it->second = {m.port, m.last_seen_ns};
     });
   });
@@ -95,13 +96,13 @@ std::string show_macs(const ControlContext& c) {
   bool first = true;
   for (const auto& [key, seen] : macs) {
     MacAddr mac;
-    for (int i = 0; i < 6; ++i) mac.b[i] = uint8_t(key.first >> (40 - 8 * i));
+    for (int i = 0; i < 6; ++i) mac.b[i] = uint8_t(key >> (40 - 8 * i));
     uint64_t age = now > seen.last_seen_ns ? now - seen.last_seen_ns : 0;
     if (!first) j += ',';
     first = false;
     char age_s[32];
     std::snprintf(age_s, sizeof age_s, "%.2f", double(age) / 1e9);
-    j += "{\"mac\":" + q(mac.to_string()) + ",\"vlan\":" + num(key.second) +
+    j += "{\"mac\":" + q(mac.to_string()) +
          ",\"port\":" + q(seen.port < c.ports.size() ? c.ports[seen.port].name : "?") +
          ",\"age_s\":" + age_s + "}";
   }

@@ -41,6 +41,14 @@ struct MacEntryView {
 // other than :00 (STP BPDUs are forwarded while STP is off). Returns DropReason::None to admit.
 DropReason l2_admission(const MacAddr& src, const MacAddr& dst);
 
+// The VLAN the bridge learns and looks up every station in, whatever a frame's tags.
+// tapwall is a VLAN-unaware bridge, as br0 without vlan_filtering is: the kernel's fdb then
+// keys each station by VLAN 0, so a tagged frame goes to the port its destination was
+// learned on from any frame, tagged or not. Learning per VLAN instead flooded such frames
+// to every port, where another guest's policy could accept a copy (golden recordings with
+// two guests and tagged traffic, tools/golden/README.md).
+inline constexpr uint16_t kBridgeVlan = 0;
+
 namespace mac_detail {
 
 struct Slot {

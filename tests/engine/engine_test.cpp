@@ -207,9 +207,27 @@ TEST_F(EngineTest, VlanTaggedIpIsFilteredLikeUntagged) {
                      .tcp({.sport = 40000, .dport = 22, .flags = kTcpSyn})
                      .build();
   FrameOutcome o = feed1(tagged, kEth0, 2 * kSec);
-  // The guest MAC was learned untagged (VLAN 0): VLAN 10 floods, and tap0 still drops it.
-  EXPECT_FALSE(o.to & bit(kTap0));
+  // tap0's policy drops it, and no copy goes anywhere else (kBridgeVlan: the guest MAC,
+  // learned untagged, is where VLAN 10's frames to it go, not flooded to the host port).
+  EXPECT_EQ(o.to, 0u);
   EXPECT_EQ(o.ct, CtState::New);
+  ASSERT_EQ(o.n_per, 1);
+  EXPECT_EQ(o.per[0].reason, DropReason::ChainPolicy);
+}
+
+// As br0 without vlan_filtering: one station table for every VLAN. A tagged frame to a
+// station learned from untagged frames goes to that station's port alone.
+TEST_F(EngineTest, TaggedFrameGoesWhereItsDestinationWasLearnedUntagged) {
+  learn_stations(kSec);
+  Bytes tagged = FrameBuilder{}
+                     .eth(kLanMac, kGuestMac)
+                     .vlan(20)
+                     .ipv4({.src = kGuestIp, .dst = kLanIp})
+                     .tcp({.sport = 40000, .dport = 22, .flags = kTcpSyn})
+                     .build();
+  EXPECT_EQ(feed1(tagged, kTap0, 2 * kSec).to, bit(kEth0));
+  // And the guest, now seen in VLAN 20, is still where untagged frames to it go.
+  EXPECT_EQ(engine_->mac_table().lookup(kGuestMac, kBridgeVlan, 2 * kSec), kTap0);
 }
 
 // A UDP datagram to `dport` in two IPv4 fragments.

@@ -9,7 +9,8 @@
 #
 # usage: record.sh <case> <outdir>      case: seed_stateless | seed_stateful | multi_vm |
 #                                              ct_sysctls | random_mix | random_rules |
-#                                              random_multi | random_reject | random_timeouts
+#                                              random_multi | random_reject | random_timeouts |
+#                                              random_vlan
 #        record.sh seed_rules <file>    the seed policy as real `iptables-save -t filter`
 #        record.sh all [<golden dir>]   everything, into tests/golden/ by default
 #
@@ -35,6 +36,10 @@ NS_BR="$P-br" NS_LAN="$P-lan" NS_G0="$P-g0" NS_G1="$P-g1"
 TMP=""
 CAP_PIDS=()
 SCEN_PID=""
+# bridge-nf-filter-vlan-tagged: 0 (the default: tagged IP bypasses iptables), 1 for
+# random_vlan and tagged random traffic, so that the kernel filters IP inside one VLAN tag
+# as tapwall always does
+FILTER_VLAN_TAGGED=0
 # ct_sysctls: conntrack settings other than the defaults, set in the bridge's namespace
 # (these are per namespace) and written to case.json for the replay (`tapwall --ct`)
 CT_SYSCTLS="nf_conntrack_tcp_loose=0 nf_conntrack_tcp_be_liberal=1 nf_conntrack_checksum=0
@@ -136,7 +141,7 @@ build_topology() {   # $1 = number of guests (1 or 2)
   # br_netfilter: built in here (the sysctls exist); a module elsewhere
   [ -e /proc/sys/net/bridge ] || modprobe br_netfilter 2>/dev/null || true
   nsx "$NS_BR" sysctl -qw net.bridge.bridge-nf-call-iptables=1 \
-    net.bridge.bridge-nf-call-ip6tables=1 net.bridge.bridge-nf-filter-vlan-tagged=0
+    net.bridge.bridge-nf-call-ip6tables=1 net.bridge.bridge-nf-filter-vlan-tagged=$FILTER_VLAN_TAGGED
   host_ns_setup "$NS_LAN"; host_ns_setup "$NS_G0"
   add_port eth0 lan0 "$NS_LAN" 192.0.2.1 2001:db8::1 198.51.100.1/24
   add_port tap0 gst0 "$NS_G0" 192.0.2.2 2001:db8::2
@@ -215,7 +220,7 @@ record_case() {   # $1 = case, $2 = outdir
   local case=$1 out=$2 guests=1 ports rules4 rules6=""
   case $case in
     seed_stateless|seed_stateful|ct_sysctls|random_mix|random_rules|random_reject|random_timeouts) guests=1 ;;
-    multi_vm|random_multi) guests=2 ;;
+    multi_vm|random_multi|random_vlan) guests=2 ;;
     *) log "unknown case $case"; exit 2 ;;
   esac
   TMP=$(mktemp -d /tmp/twg-golden.XXXXXX)
@@ -224,11 +229,12 @@ record_case() {   # $1 = case, $2 = outdir
     seed_*|ct_sysctls) seed_rules "$TMP/rules.v4" ;;
     random_mix|random_timeouts) cp "$HERE/rules/random_mix.v4" "$TMP/rules.v4"
                 cp "$HERE/rules/random_mix.v6" "$TMP/rules.v6" ;;
-    random_rules|random_multi|random_reject)  # RANDOM_RULES_SEED: which ruleset (the
+    random_rules|random_multi|random_reject|random_vlan)  # RANDOM_RULES_SEED: which ruleset (the
       # traffic: random_mix's); RANDOM_RULES_REJECT=1: most of its DROP targets become
       # REJECT (random_rules.py --reject), as they always do in random_reject
       local rp="eth0,tap0" rs=${RANDOM_RULES_SEED:-1} rj=()
       [ $case = random_multi ] && { rp="eth0,tap0,tap1"; rs=${RANDOM_RULES_SEED:-2}; }
+      [ $case = random_vlan ] && { rp="eth0,tap0,tap1"; rs=${RANDOM_RULES_SEED:-911}; }
       [ $case = random_reject ] && { rs=${RANDOM_RULES_SEED:-801}; rj=(--reject); }
       [ "${RANDOM_RULES_REJECT:-0}" = 1 ] && rj=(--reject)
       "$PY" "$HERE/random_rules.py" --seed "$rs" --family 4 --ports $rp "${rj[@]}" > "$TMP/rules.v4"
@@ -236,6 +242,11 @@ record_case() {   # $1 = case, $2 = outdir
     multi_vm) cp "$HERE/rules/multi_vm.v4" "$TMP/rules.v4"
               cp "$HERE/rules/multi_vm.v6" "$TMP/rules.v6" ;;
   esac
+  # tagged random traffic (RANDOM_MIX_VLAN) is only worth comparing where the kernel
+  # looks inside the tags
+  if [ $case = random_vlan ] || [[ $case = random_* && "${RANDOM_MIX_VLAN:-0}" != 0 ]]; then
+    FILTER_VLAN_TAGGED=1
+  fi
   log "$case: topology ($ports)"
   build_topology $guests
   nsx "$NS_BR" $IPT-restore < "$TMP/rules.v4"
@@ -281,7 +292,7 @@ record_case() {   # $1 = case, $2 = outdir
   log "$case: deriving expected verdicts"
   mkdir -p "$out"
   "$PY" "$HERE/derive.py" --case "$case" --tmp "$TMP" --ports "${ports// /,}" --out "$out" \
-    --kernel "$(uname -r)" --iptables "$($IPT -V)"
+    --kernel "$(uname -r)" --iptables "$($IPT -V)" --filter-vlan-tagged $FILTER_VLAN_TAGGED
   log "$case: written to $out"
 }
 
@@ -294,11 +305,11 @@ main() {
       mkdir -p "$g"
       seed_rules "$g/seed_rules.v4"
       for c in seed_stateless seed_stateful multi_vm ct_sysctls random_mix random_rules random_multi \
-               random_reject random_timeouts; do
+               random_reject random_timeouts random_vlan; do
         # each case in its own process: fresh namespaces, fresh conntrack
         "$0" "$c" "$g/$c"
       done ;;
-    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules|random_multi|random_reject|random_timeouts)
+    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules|random_multi|random_reject|random_timeouts|random_vlan)
       record_case "$1" "${2:?output dir}" ;;
     *) sed -n '2,20p' "$0" >&2; exit 2 ;;
   esac
