@@ -44,7 +44,6 @@ SteerKey steer_key(std::span<const uint8_t> frame, Decoded& d) {
   // The engine learns the source of every frame that decodes and passes L2 admission.
   k.learnable = why == DropReason::None && l2_admission(d.src_mac, d.dst_mac) == DropReason::None;
   k.src_mac = d.src_mac;
-  k.vlan = kBridgeVlan;
   if (d.l3 != L3Kind::Ipv4 && d.l3 != L3Kind::Ipv6) return k;
   k.has_owner = true;
   // A fragment keeps its datagram's outer pair even when it is an ICMP error: all fragments

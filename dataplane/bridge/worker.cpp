@@ -268,7 +268,6 @@ void Worker::hand_over(uint32_t owner, const RxFrame& r, PortId in, uint64_t ts,
   m.in = in;
   m.csum_partial = r.csum_partial;
   m.learnable = k.learnable;
-  m.vlan = k.vlan;
   if (sh_.ring(id_, owner).push(m, r.bytes)) {
     ++ws_.handed_out;
     return;
@@ -308,7 +307,6 @@ std::size_t Worker::take_handed_in(std::size_t n) {
       LearnNote& ln = batch_learn_[n];
       ln.learnable = v.meta->learnable;
       if (ln.learnable) ln.src = MacAddr::from_bytes(v.bytes.data() + 6);
-      ln.vlan = v.meta->vlan;
       ++ws_.handed_in;
       ++n;
     }
@@ -335,7 +333,7 @@ Worker::RoundResult Worker::round(uint64_t now) {
           ++handed;
           continue;
         }
-        batch_learn_[n] = {key.learnable, key.src_mac, key.vlan};
+        batch_learn_[n] = {key.learnable, key.src_mac};
       }
       FrameIn& f = batch_[n];
       f.bytes = r.bytes;
@@ -360,7 +358,7 @@ Worker::RoundResult Worker::round(uint64_t now) {
     if (multi_)
       for (std::size_t i = 0; i < n; ++i)
         if (batch_learn_[i].learnable)
-          announcer_->learned(batch_learn_[i].src, batch_learn_[i].vlan, batch_[i].in, batch_[i].ts_ns);
+          announcer_->learned(batch_learn_[i].src, batch_[i].in, batch_[i].ts_ns);
   }
   for (auto& port : ports_) port->rx_done();
   if (multi_)

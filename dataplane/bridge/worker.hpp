@@ -111,7 +111,6 @@ class Worker {
   struct LearnNote {
     bool learnable = false;
     MacAddr src;
-    uint16_t vlan = 0;
   };
   std::vector<LearnNote> batch_learn_;  // several workers: what to announce per batch frame
   Decoded steer_scratch_;

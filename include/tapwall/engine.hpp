@@ -131,9 +131,9 @@ class Engine {
   const CompiledPolicy* policy() const;
   const MacTable& mac_table() const { return *mac_; }
   // Teaches the MAC table a station another worker learned (multi-worker MAC sync); the
-  // same effect as a frame from (mac, vlan) arriving on `port` at now_ns.
-  LearnResult learn_station(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t now_ns) {
-    return mac_->learn(mac, vlan, port, now_ns);
+  // same effect as a frame from `mac` arriving on `port` at now_ns.
+  LearnResult learn_station(const MacAddr& mac, PortId port, uint64_t now_ns) {
+    return mac_->learn(mac, kBridgeVlan, port, now_ns);
   }
   const Conntrack& conntrack() const { return *ct_; }
   const Defragmenter& defragmenter() const { return *defrag_; }

@@ -30,7 +30,6 @@ struct HandoffMeta {
   PortId in = kNoPort;
   bool csum_partial = false;
   bool learnable = false;  // the receiver's steering key (owner_steering.hpp)
-  uint16_t vlan = 0;
 };
 
 struct HandoffView {

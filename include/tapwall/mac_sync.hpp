@@ -36,8 +36,7 @@ namespace tapwall {
 class Engine;
 
 struct MacEvent {
-  MacAddr mac;
-  uint16_t vlan = 0;
+  MacAddr mac;  // learned in kBridgeVlan, as the engine learns every station
   PortId port = kNoPort;
   uint64_t ts_ns = 0;
 };
@@ -67,8 +66,8 @@ class MacAnnouncer {
   MacAnnouncer(uint32_t self, MacSyncMesh& mesh, const MacTableConfig& table,
                uint64_t refresh_ns = kRefreshNs);
 
-  // This worker's engine learned (mac, vlan) on `port` from a frame stamped ts_ns.
-  void learned(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t ts_ns);
+  // This worker's engine learned `mac` on `port` from a frame stamped ts_ns.
+  void learned(const MacAddr& mac, PortId port, uint64_t ts_ns);
   // Applies every queued announcement of the others to `engine`; returns how many.
   std::size_t apply(Engine& engine);
   const MacSyncStats& stats() const { return st_; }

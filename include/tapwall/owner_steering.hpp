@@ -35,7 +35,6 @@ struct SteerKey {
   // the learning worker announces the station to the others (mac_sync.hpp).
   bool learnable = false;
   MacAddr src_mac;
-  uint16_t vlan = 0;
 };
 
 // Decodes `frame` (into the caller's scratch `d`) and returns its steering key.

@@ -24,7 +24,6 @@ HandoffMeta meta_of(uint32_t seq) {
   m.in = PortId(seq % 3);
   m.csum_partial = seq % 2;
   m.learnable = seq % 5 != 0;
-  m.vlan = uint16_t(seq % 4095);
   m.offload.gso_type = seq % 7 == 0 ? GsoType::TcpV4 : GsoType::None;
   m.offload.gso_size = uint16_t(seq);
   m.offload.csum_start = uint16_t(34 + seq % 5);
@@ -39,7 +38,6 @@ void expect_record(const HandoffView& v, uint32_t seq, std::size_t len) {
   EXPECT_EQ(v.meta->in, want.in);
   EXPECT_EQ(v.meta->csum_partial, want.csum_partial);
   EXPECT_EQ(v.meta->learnable, want.learnable);
-  EXPECT_EQ(v.meta->vlan, want.vlan);
   EXPECT_EQ(v.meta->offload.gso_type, want.offload.gso_type);
   EXPECT_EQ(v.meta->offload.gso_size, want.offload.gso_size);
   EXPECT_EQ(v.meta->offload.csum_start, want.offload.csum_start);

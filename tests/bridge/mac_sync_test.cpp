@@ -47,7 +47,7 @@ class MacSyncTest : public ::testing::Test {
     fi.ts_ns = ts;
     std::vector<FrameOutcome> out;
     engines_[w]->process({&fi, 1}, out);
-    announcers_[w]->learned(src, 0, in, ts);
+    announcers_[w]->learned(src, in, ts);
     EXPECT_EQ(out.size(), 1u);
     if (why) *why = out[0].reason;
     return out[0].to;
