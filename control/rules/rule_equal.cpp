@@ -34,6 +34,9 @@ bool eq(const TcpFlagsMatch& a, const TcpFlagsMatch& b) {
   return a.mask == b.mask && a.comp == b.comp && a.negated == b.negated;
 }
 bool eq(const FragmentMatch& a, const FragmentMatch& b) { return a.negated == b.negated; }
+bool eq(const AddrRangeMatch& a, const AddrRangeMatch& b) {
+  return a.field == b.field && a.lo == b.lo && a.hi == b.hi && a.negated == b.negated;
+}
 
 bool eq(const Match& a, const Match& b) {
   if (a.index() != b.index()) return false;

@@ -12,7 +12,9 @@
 namespace tapwall::control {
 namespace {
 
-enum class Mod : uint8_t { Tcp, Udp, Icmp, Icmp6, Multiport, State, Conntrack, Physdev, Mac, Comment, Reject, Log };
+enum class Mod : uint8_t {
+  Tcp, Udp, Icmp, Icmp6, Multiport, State, Conntrack, Physdev, Mac, Iprange, Comment, Reject, Log
+};
 
 std::string_view mod_name(Mod m) {
   switch (m) {
@@ -25,6 +27,7 @@ std::string_view mod_name(Mod m) {
     case Mod::Conntrack: return "conntrack";
     case Mod::Physdev: return "physdev";
     case Mod::Mac: return "mac";
+    case Mod::Iprange: return "iprange";
     case Mod::Comment: return "comment";
     case Mod::Reject: return "REJECT";
     case Mod::Log: return "LOG";
@@ -32,17 +35,19 @@ std::string_view mod_name(Mod m) {
   return "";
 }
 
-constexpr std::array<std::pair<std::string_view, Mod>, 10> kMatchModules{{
+constexpr std::array<std::pair<std::string_view, Mod>, 11> kMatchModules{{
     {"tcp", Mod::Tcp}, {"udp", Mod::Udp}, {"icmp", Mod::Icmp}, {"icmp6", Mod::Icmp6},
     {"multiport", Mod::Multiport}, {"state", Mod::State}, {"conntrack", Mod::Conntrack},
-    {"physdev", Mod::Physdev}, {"mac", Mod::Mac}, {"comment", Mod::Comment},
+    {"physdev", Mod::Physdev}, {"mac", Mod::Mac}, {"iprange", Mod::Iprange},
+    {"comment", Mod::Comment},
 }};
 
 // Kinds of option. A module instance takes each kind once (iptables: "Only one `--dport'
 // allowed"); --syn and --tcp-flags are one kind, as both set the flags test.
 enum class Opt : uint8_t {
   Sport, Dport, TcpFlags, IcmpType, Ports, State, PhysIn, PhysOut, PhysIsBridged, PhysIsIn,
-  PhysIsOut, MacSource, Comment, RejectWith, LogPrefix, LogLevel, LogFlag, Unsupported
+  PhysIsOut, MacSource, SrcRange, DstRange, Comment, RejectWith, LogPrefix, LogLevel, LogFlag,
+  Unsupported
 };
 
 struct OptDef {
@@ -55,7 +60,7 @@ struct OptDef {
 };
 
 using F = PortMatch::Field;
-constexpr std::array<OptDef, 47> kOptions{{
+constexpr std::array<OptDef, 49> kOptions{{
     {"--sport", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--source-port", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--dport", Mod::Tcp, Opt::Dport, true, F::Dst},
@@ -94,6 +99,8 @@ constexpr std::array<OptDef, 47> kOptions{{
     {"--physdev-is-in", Mod::Physdev, Opt::PhysIsIn, true},
     {"--physdev-is-out", Mod::Physdev, Opt::PhysIsOut, true},
     {"--mac-source", Mod::Mac, Opt::MacSource, true},
+    {"--src-range", Mod::Iprange, Opt::SrcRange, true},
+    {"--dst-range", Mod::Iprange, Opt::DstRange, true},
     {"--comment", Mod::Comment, Opt::Comment, false},
     {"--reject-with", Mod::Reject, Opt::RejectWith, false},
     {"--log-prefix", Mod::Log, Opt::LogPrefix, false},
@@ -279,7 +286,7 @@ class SpecParser {
     }
     return error(*v, "match module '" + v->text +
                          "' is not supported (supported: tcp, udp, icmp, icmp6, multiport, state, "
-                         "conntrack, physdev, mac, comment)");
+                         "conntrack, physdev, mac, iprange, comment)");
   }
 
   std::optional<ConfigError> on_target(const Token& t, bool go_to) {
@@ -437,6 +444,15 @@ class SpecParser {
         rule_.matches.push_back(MacMatch{std::get<MacAddr>(mac), negated});
         break;
       }
+      case Opt::SrcRange:
+      case Opt::DstRange: {
+        auto r = parse_ip_range(val, ctx_.family);
+        if (failed(r)) return error(*v, std::get<std::string>(r));
+        const auto [lo, hi] = std::get<std::pair<IpAddr, IpAddr>>(r);
+        rule_.matches.push_back(AddrRangeMatch{
+            d.opt == Opt::SrcRange ? AddrMatch::Field::Src : AddrMatch::Field::Dst, lo, hi, negated});
+        break;
+      }
       case Opt::Comment:
         if (val.size() > 255) return error(*v, "comment longer than 255 characters");
         rule_.comment += rule_.comment.empty() ? val : "; " + val;
@@ -499,6 +515,10 @@ class SpecParser {
           break;
         case Mod::Mac:
           if (!m.has(Opt::MacSource)) return error(m.tok, "-m mac requires --mac-source");
+          break;
+        case Mod::Iprange:
+          if (!m.has(Opt::SrcRange) && !m.has(Opt::DstRange))
+            return error(m.tok, "-m iprange requires --src-range or --dst-range");
           break;
         case Mod::Comment:
           if (!m.has(Opt::Comment)) return error(m.tok, "-m comment requires --comment");

@@ -112,6 +112,24 @@ Parsed<std::vector<Cidr>> parse_cidr_list(std::string_view s, Family family) {
   return out;
 }
 
+Parsed<std::pair<IpAddr, IpAddr>> parse_ip_range(std::string_view s, Family family) {
+  const bool v4 = family == Family::Ipv4;
+  auto one = [&](std::string_view a) -> Parsed<IpAddr> {
+    uint8_t raw[16] = {};
+    if (a.empty() || inet_pton(v4 ? AF_INET : AF_INET6, std::string(a).c_str(), raw) != 1)
+      return "bad " + std::string(v4 ? "IPv4" : "IPv6") + " address " + quoted(a) + " in range " +
+             quoted(s);
+    return v4 ? IpAddr::from_v4(raw) : IpAddr::from_v6(raw);
+  };
+  const size_t dash = s.find('-');
+  auto lo = one(s.substr(0, dash));
+  if (failed(lo)) return std::get<std::string>(lo);
+  if (dash == std::string_view::npos) return std::pair{std::get<IpAddr>(lo), std::get<IpAddr>(lo)};
+  auto hi = one(s.substr(dash + 1));
+  if (failed(hi)) return std::get<std::string>(hi);
+  return std::pair{std::get<IpAddr>(lo), std::get<IpAddr>(hi)};
+}
+
 Parsed<uint8_t> parse_protocol(std::string_view s) {
   if (auto n = parse_uint(s, 0, 255); !failed(n)) return uint8_t(std::get<uint32_t>(n));
   if (auto p = protocol_by_name(s)) return *p;

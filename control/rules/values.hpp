@@ -31,6 +31,10 @@ Parsed<uint32_t> parse_uint(std::string_view s, uint32_t lo, uint32_t hi);
 // per element). Host bits are cleared, as iptables does.
 Parsed<std::vector<Cidr>> parse_cidr_list(std::string_view s, Family family);
 
+// -m iprange --src-range/--dst-range: "addr" or "addr-addr" (numeric addresses of the
+// family; a reversed range is kept as written).
+Parsed<std::pair<IpAddr, IpAddr>> parse_ip_range(std::string_view s, Family family);
+
 // -p: name, number or "all"; 0 means all protocols.
 Parsed<uint8_t> parse_protocol(std::string_view s);
 

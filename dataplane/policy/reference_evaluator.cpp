@@ -4,6 +4,7 @@
 // Thread-safety: const evaluation only.
 #include "reference_evaluator.hpp"
 
+#include <cstring>
 #include <variant>
 
 namespace tapwall::policy {
@@ -78,6 +79,13 @@ bool match_one(const Match& m, Family family, const PolicyQuery& q,
   if (const auto* fm = std::get_if<FragmentMatch>(&m)) {
     bool non_first = p.is_fragment && p.frag_offset != 0;
     return non_first != fm->negated;
+  }
+  if (const auto* r = std::get_if<AddrRangeMatch>(&m)) {
+    // Bytes in network order compare as the numbers do (v4-mapped: the same 12-byte prefix).
+    const IpAddr& v = r->field == AddrMatch::Field::Src ? p.src_ip : p.dst_ip;
+    bool in = std::memcmp(v.b.data(), r->lo.b.data(), 16) >= 0 &&
+              std::memcmp(v.b.data(), r->hi.b.data(), 16) <= 0;
+    return in != r->negated;
   }
   return false;
 }

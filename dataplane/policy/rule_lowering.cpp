@@ -96,6 +96,16 @@ std::optional<ConfigError> lower_rule(const Rule& rule, uint32_t bit, LoweringCo
             U128 lo = v & ~host, hi = lo | host;
             add(mm.field == AddrMatch::Field::Src ? kDimSrc : kDimDst,
                 maybe_negate({{lo, hi}}, mm.negated, dim_max(kDimSrc, cx)), bit);
+          } else if constexpr (std::is_same_v<T, AddrRangeMatch>) {
+            if (cx.family == Family::Ipv4 && !(mm.lo.is_v4_mapped() && mm.hi.is_v4_mapped())) {
+              err = error_at(rule, "IPv6 address in an IPv4 rule");
+              return;
+            }
+            const U128 lo = ip_value(mm.lo, cx.family), hi = ip_value(mm.hi, cx.family);
+            add(mm.field == AddrMatch::Field::Src ? kDimSrc : kDimDst,
+                maybe_negate(lo <= hi ? IntervalList{{lo, hi}} : IntervalList{}, mm.negated,
+                             dim_max(kDimSrc, cx)),
+                bit);
           } else if constexpr (std::is_same_v<T, PortMatch>) {
             IntervalList set;
             for (const PortRange& r : mm.ranges) {

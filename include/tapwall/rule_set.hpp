@@ -50,6 +50,15 @@ struct AddrMatch {
   bool negated = false;
 };
 
+// -m iprange [!] --src-range A[-B] / [!] --dst-range A[-B]: lo <= address <= hi, compared
+// as numbers. A reversed range (lo > hi) is accepted, as iptables accepts it with a warning,
+// and matches no address (every address, negated), as the kernel's comparison does.
+struct AddrRangeMatch {
+  AddrMatch::Field field = AddrMatch::Field::Src;
+  IpAddr lo, hi;  // v4-mapped for IPv4
+  bool negated = false;
+};
+
 // --sport/--dport (one range) or -m multiport --sports/--dports/--ports (a list).
 struct PortMatch {
   enum class Field : uint8_t { Src, Dst, Either } field = Field::Dst;
@@ -106,7 +115,7 @@ struct FragmentMatch {
 };
 
 using Match = std::variant<AddrMatch, PortMatch, IcmpTypeMatch, StateMatch, PhysdevMatch,
-                           MacMatch, TcpFlagsMatch, FragmentMatch>;
+                           MacMatch, TcpFlagsMatch, FragmentMatch, AddrRangeMatch>;
 
 enum class TargetKind : uint8_t { Accept, Drop, Reject, Return, Jump, Goto, Log, None };
 

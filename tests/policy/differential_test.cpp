@@ -7,6 +7,7 @@
 
 #include <map>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "../../dataplane/policy/reference_evaluator.hpp"
@@ -78,10 +79,19 @@ class Gen {
     return IfacePattern{kNames[i], i == 4 || chance(25)};
   }
 
+  // -m iprange: between two pool addresses, mostly in order (reversed: matches nothing).
+  AddrRangeMatch addr_range() {
+    IpAddr a = pool_addr(), b = chance(80) ? pool_addr() : a;
+    if (chance(85) && std::memcmp(a.b.data(), b.b.data(), 16) > 0) std::swap(a, b);
+    return AddrRangeMatch{chance(50) ? AddrMatch::Field::Src : AddrMatch::Field::Dst, a, b,
+                          chance(25)};
+  }
+
   Match match() {
     switch (pick(9)) {
       case 0:
       case 1:
+        if (chance(30)) return addr_range();
         return AddrMatch{chance(50) ? AddrMatch::Field::Src : AddrMatch::Field::Dst,
                          Cidr{pool_addr(), prefix()}, chance(25)};
       case 2: {

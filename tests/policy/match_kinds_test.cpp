@@ -74,6 +74,25 @@ TEST(MatchKinds, SourceAndDestinationCidr) {
   EXPECT_FALSE(matches(with(src_cidr(v4("0.0.0.0"), 0, true)), above));
 }
 
+TEST(MatchKinds, AddressRange) {
+  auto range = [](AddrMatch::Field f, const char* lo, const char* hi, bool neg = false) {
+    return with(AddrRangeMatch{f, v4(lo), v4(hi), neg});
+  };
+  const auto S = AddrMatch::Field::Src, D = AddrMatch::Field::Dst;
+  // Bounds are inclusive, and the range crosses a /24 (no prefix could say it alone).
+  EXPECT_TRUE(matches(range(S, "192.0.2.250", "198.51.100.3"), tcp4("192.0.2.250", "1.1.1.1", 1, 2)));
+  EXPECT_TRUE(matches(range(S, "192.0.2.250", "198.51.100.3"), tcp4("198.51.100.3", "1.1.1.1", 1, 2)));
+  EXPECT_TRUE(matches(range(S, "192.0.2.250", "198.51.100.3"), tcp4("192.0.3.0", "1.1.1.1", 1, 2)));
+  EXPECT_FALSE(matches(range(S, "192.0.2.250", "198.51.100.3"), tcp4("192.0.2.249", "1.1.1.1", 1, 2)));
+  EXPECT_FALSE(matches(range(S, "192.0.2.250", "198.51.100.3"), tcp4("198.51.100.4", "1.1.1.1", 1, 2)));
+  EXPECT_TRUE(matches(range(S, "192.0.2.250", "198.51.100.3", true), tcp4("198.51.100.4", "1.1.1.1", 1, 2)));
+  EXPECT_TRUE(matches(range(D, "10.0.0.5", "10.0.0.5"), udp4("1.1.1.1", "10.0.0.5", 1, 2)));
+  EXPECT_FALSE(matches(range(D, "10.0.0.5", "10.0.0.5"), udp4("10.0.0.5", "10.0.0.6", 1, 2)));
+  // Reversed: matches nothing, so negated, everything.
+  EXPECT_FALSE(matches(range(S, "10.0.0.9", "10.0.0.1"), tcp4("10.0.0.5", "1.1.1.1", 1, 2)));
+  EXPECT_TRUE(matches(range(S, "10.0.0.9", "10.0.0.1", true), tcp4("10.0.0.5", "1.1.1.1", 1, 2)));
+}
+
 TEST(MatchKinds, DestinationPort) {
   EXPECT_TRUE(matches(with(dport(1024, 65535)), tcp4("1.1.1.1", "2.2.2.2", 5, 1024)));
   EXPECT_TRUE(matches(with(dport(1024, 65535)), udp4("1.1.1.1", "2.2.2.2", 5, 65535)));

@@ -56,6 +56,17 @@ TEST(Address, Ipv6) {
   EXPECT_EQ(rule("! -d 2001:db8:1:2::ff/48", Family::Ipv6), "!dst=2001:db8:1:0:0:0:0:0/48 -> none");
 }
 
+TEST(Iprange, RangesSingleAddressesNegationAndBothFields) {
+  EXPECT_EQ(rule("-m iprange --src-range 192.0.2.1-192.0.2.9"), "srcrange=192.0.2.1-192.0.2.9 -> none");
+  EXPECT_EQ(rule("-m iprange --dst-range 192.0.2.7"), "dstrange=192.0.2.7-192.0.2.7 -> none");
+  EXPECT_EQ(rule("-m iprange ! --src-range 10.0.0.0-10.0.0.255 --dst-range 10.1.0.1-10.1.0.2"),
+            "!srcrange=10.0.0.0-10.0.0.255 dstrange=10.1.0.1-10.1.0.2 -> none");
+  // iptables warns that a reversed range never matches, and loads it as written.
+  EXPECT_EQ(rule("-m iprange --src-range 192.0.2.9-192.0.2.1"), "srcrange=192.0.2.9-192.0.2.1 -> none");
+  EXPECT_EQ(rule("-m iprange --src-range 2001:db8::1-2001:db8::ff", Family::Ipv6),
+            "srcrange=2001:db8:0:0:0:0:0:1-2001:db8:0:0:0:0:0:ff -> none");
+}
+
 TEST(Address, CommaListsExpandToOneRulePerPairAsIptablesDoes) {
   const RuleSet rs = parse_ok("iptables -A FORWARD -s 10.0.0.1,10.0.0.2 -d 1.1.1.1,2.2.2.2 -j DROP\n");
   EXPECT_EQ(describe(*rs.find("FORWARD")), (std::vector<std::string>{
