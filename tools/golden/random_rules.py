@@ -5,10 +5,12 @@
 # policies test the rules someone thought of; random ones test the compiled policy against
 # the kernel on combinations nobody wrote (recorded under random_mix's traffic).
 #
-# usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] [--reject] > rules.v4
+# usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] [--reject] [--iprange]
+#        > rules.v4
 # --reject turns most (7 in 10) DROP targets into REJECT, with a random --reject-with
 # valid for the rule (or none: the default), drawn from a random stream of its own, so the
-# rest of the seed's ruleset is the same as without it.
+# rest of the seed's ruleset is the same as without it. --iprange adds `-m iprange`
+# address ranges to some rules (3 in 10), from a stream of its own likewise.
 # Invariants: the same seed, family and --reject give the same file; jumps only go down
 # the chain list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
 import argparse
@@ -31,6 +33,14 @@ REJECT_WITH = {4: ["icmp-net-unreachable", "host-unreach", "icmp-port-unreachabl
                    "icmp-admin-prohibited"],
                6: ["icmp6-no-route", "adm-prohibited", "icmp6-addr-unreachable",
                    "icmp6-port-unreachable"]}
+# -m iprange ranges: across the hosts' addresses, single addresses, and a reversed one
+# (iptables warns that it never matches, and loads it).
+RANGES = {4: ["192.0.2.1-192.0.2.2", "192.0.2.2-192.0.2.3", "192.0.2.1-192.0.2.3",
+              "192.0.2.2", "192.0.2.0-192.0.2.127", "192.0.2.3-198.51.100.255",
+              "198.51.100.1-198.51.100.1", "192.0.2.3-192.0.2.1"],
+          6: ["2001:db8::1-2001:db8::2", "2001:db8::2-2001:db8::3", "2001:db8::1-2001:db8::3",
+              "2001:db8::2", "2001:db8::-2001:db8::ffff", "2001:db8::3-2001:db8:1::",
+              "2001:db8::3-2001:db8::1"]}
 STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
 MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02", "02:00:00:00:02:03"]
@@ -47,7 +57,18 @@ def reject(rej, family, proto):
     return "REJECT" if w is None else "REJECT --reject-with %s" % w
 
 
-def rule(rnd, family, chain, targets, ports, rej=None):
+def iprange(ipr, family):
+    """-m iprange with a source range, a destination range or both, each maybe negated."""
+    opts = []
+    for opt in ("--src-range", "--dst-range"):
+        if ipr.random() < 0.6:
+            opts.append("%s%s %s" % (neg(ipr), opt, ipr.choice(RANGES[family])))
+    if not opts:
+        opts.append("%s--src-range %s" % (neg(ipr), ipr.choice(RANGES[family])))
+    return "-m iprange " + " ".join(opts)
+
+
+def rule(rnd, family, chain, targets, ports, rej=None, ipr=None):
     parts = []
     proto = rnd.choice([None, None, "tcp", "tcp", "udp", "udp", "icmp"])
     if proto == "icmp" and family == 6:
@@ -62,6 +83,8 @@ def rule(rnd, family, chain, targets, ports, rej=None):
     for opt in ("-s", "-d"):
         if rnd.random() < 0.4:
             parts.append("%s%s %s" % (neg(rnd), opt, rnd.choice(ADDR[family])))
+    if ipr is not None and ipr.random() < 0.3:
+        parts.append(iprange(ipr, family))
     if proto in ("tcp", "udp"):
         if rnd.random() < 0.75:
             m = ["-m %s" % proto]
@@ -110,9 +133,10 @@ def rule(rnd, family, chain, targets, ports, rej=None):
     return " ".join(["-A", chain] + parts + ["-j", target])
 
 
-def ruleset(seed, family, ports, with_reject=False):
+def ruleset(seed, family, ports, with_reject=False, with_iprange=False):
     rnd = random.Random(seed * 10 + family)
     rej = random.Random("reject %d %d" % (seed, family)) if with_reject else None
+    ipr = random.Random("iprange %d %d" % (seed, family)) if with_iprange else None
     lines = ["*filter", ":INPUT ACCEPT [0:0]",
              ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
              ":c1 - [0:0]", ":c2 - [0:0]"]
@@ -123,7 +147,7 @@ def ruleset(seed, family, ports, with_reject=False):
     for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
                               ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
                               ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
-        lines += [rule(rnd, family, chain, targets, ports, rej) for _ in range(n)]
+        lines += [rule(rnd, family, chain, targets, ports, rej, ipr) for _ in range(n)]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -134,8 +158,9 @@ def main():
     ap.add_argument("--family", type=int, choices=(4, 6), required=True)
     ap.add_argument("--ports", default="eth0,tap0", help="the bridge ports physdev may name")
     ap.add_argument("--reject", action="store_true", help="turn some DROP targets into REJECT")
+    ap.add_argument("--iprange", action="store_true", help="add -m iprange to some rules")
     a = ap.parse_args()
-    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject), end="")
+    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange), end="")
 
 
 if __name__ == "__main__":
