@@ -29,12 +29,15 @@ namespace {
 constexpr const char* kBenchUsage =
     "usage: tapwall bench --rules FILE [--rules6 FILE] --uplink NAME --vm NAME [--vm NAME ...]\n"
     "                     --in NAME=FILE [--in NAME=FILE ...] [--seconds S] [--ct NAME=VALUE ...]\n"
+    "                     [--bridge-name NAME]\n"
     "Runs the frames of the captures through the engine repeatedly on one core and prints\n"
     "frames/s, ns per frame, the share of frames on the express path, and the time per\n"
     "stage of the general path (decode, MAC, conntrack, policy+rest).\n"
     "  --seconds S       how long to measure (default 5)\n"
     "  --ct NAME=VALUE   a conntrack setting by its kernel sysctl name (repeatable), e.g.\n"
-    "                    nf_conntrack_tcp_be_liberal=1 (default table: twice the frames)\n";
+    "                    nf_conntrack_tcp_be_liberal=1 (default table: twice the frames)\n"
+    "  --bridge-name NAME the bridge device the rules were written for (default br0):\n"
+    "                    -i / -o in FORWARD name it, as br_netfilter shows it\n";
 
 uint64_t now_ns() {
   timespec ts;
@@ -98,7 +101,7 @@ uint64_t run_pass(Stage stage, const Loaded& l, EngineConfig cfg,
 
 int bench_main(int argc, char** argv) {
   Args a;
-  for (auto o : {"--rules", "--rules6", "--seconds"}) a.option(o);
+  for (auto o : {"--rules", "--rules6", "--seconds", "--bridge-name"}) a.option(o);
   for (auto o : {"--uplink", "--vm", "--host-port", "--in", "--ct"}) a.option(o, true);
   a.flag("--help");
   if (!a.parse(argc, argv, 2) || !a.positional().empty()) {
@@ -143,7 +146,9 @@ int bench_main(int argc, char** argv) {
     return kExitUsage;
   }
   const auto ports = std::get<std::vector<PortDesc>>(pl);
-  auto loaded = load_policy({*a.get("--rules"), a.get("--rules6").value_or("")}, ports, 1);
+  auto loaded = load_policy({*a.get("--rules"), a.get("--rules6").value_or(""),
+                             a.get("--bridge-name").value_or(std::string(kDefaultBridgeName))},
+                            ports, 1);
   if (auto* e = std::get_if<ConfigError>(&loaded)) {
     std::cerr << "tapwall bench: " << e->to_string() << "\n";
     return kExitBadRules;

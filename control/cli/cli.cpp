@@ -25,9 +25,12 @@ constexpr const char* kUsage =
 
 constexpr const char* kCheckUsage =
     "usage: tapwall check --rules FILE [--rules6 FILE] [--uplink NAME] [--vm NAME ...]\n"
+    "                     [--bridge-name NAME]\n"
     "Parses and compiles the rules (iptables-save file or iptables script), prints the\n"
     "compiled chains, and exits 3 with file:line:column on an error. Ports are optional;\n"
-    "given, physdev patterns are resolved against them.\n";
+    "given, physdev patterns are resolved against them.\n"
+    "  --bridge-name NAME the bridge device the rules were written for (default br0):\n"
+    "                     -i / -o in FORWARD name it, as br_netfilter shows it\n";
 
 }  // namespace
 
@@ -35,6 +38,7 @@ int check_main(int argc, char** argv) {
   Args a;
   a.option("--rules");
   a.option("--rules6");
+  a.option("--bridge-name");
   a.option("--uplink", true);
   a.option("--vm", true);
   a.option("--host-port", true);
@@ -58,7 +62,8 @@ int check_main(int argc, char** argv) {
     std::cerr << "tapwall check: " << *e << "\n";
     return kExitUsage;
   }
-  auto loaded = load_policy({a.get("--rules").value_or(""), a.get("--rules6").value_or("")},
+  auto loaded = load_policy({a.get("--rules").value_or(""), a.get("--rules6").value_or(""),
+                             a.get("--bridge-name").value_or(std::string(kDefaultBridgeName))},
                             std::get<std::vector<PortDesc>>(pl), 1);
   if (auto* e = std::get_if<ConfigError>(&loaded)) {
     std::cerr << e->to_string() << "\n";

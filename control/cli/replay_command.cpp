@@ -27,7 +27,7 @@ constexpr const char* kReplayUsage =
     "usage: tapwall replay --rules FILE [--rules6 FILE] --uplink NAME --vm NAME [--vm NAME ...]\n"
     "                      [--host-port NAME] --in NAME=FILE [--in NAME=FILE ...]\n"
     "                      [--verdicts PATH] [--drops FILE] [--print] [--no-conntrack]\n"
-    "                      [--ct NAME=VALUE ...] [--rule-counters PATH]\n"
+    "                      [--ct NAME=VALUE ...] [--rule-counters PATH] [--bridge-name NAME]\n"
     "       tapwall replay --list-reasons\n"
     "Runs pcap/pcapng captures through the bridge engine, merged by timestamp.\n"
     "  --rules FILE      iptables-save file or iptables command script (IPv4)\n"
@@ -44,7 +44,9 @@ constexpr const char* kReplayUsage =
     "  --trace FILTER    explain the path of every frame matching a pcap filter expression\n"
     "                    (decode, L2, ct state, every rule tried, verdict per port)\n"
     "  --rule-counters PATH  after the replay, JSON Lines: every rule and chain policy with\n"
-    "                    the packets and bytes it counted, as iptables -v counts ('-' = stdout)\n";
+    "                    the packets and bytes it counted, as iptables -v counts ('-' = stdout)\n"
+    "  --bridge-name NAME the bridge device the rules were written for (default br0):\n"
+    "                    -i / -o in FORWARD name it, as br_netfilter shows it\n";
 
 constexpr uint64_t kCookieInputShift = 40;
 
@@ -134,7 +136,8 @@ void print_summary(const Engine& e, const std::vector<PortDesc>& ports, uint64_t
 
 int replay_main(int argc, char** argv) {
   Args a;
-  for (auto o : {"--rules", "--rules6", "--verdicts", "--drops", "--trace", "--rule-counters"})
+  for (auto o : {"--rules", "--rules6", "--verdicts", "--drops", "--trace", "--rule-counters",
+                 "--bridge-name"})
     a.option(o);
   for (auto o : {"--uplink", "--vm", "--host-port", "--in", "--ct"}) a.option(o, true);
   for (auto f : {"--list-reasons", "--print", "--no-conntrack", "--help"}) a.flag(f);
@@ -167,7 +170,9 @@ int replay_main(int argc, char** argv) {
   }
   const auto ports = std::get<std::vector<PortDesc>>(pl);
 
-  auto loaded = load_policy({*a.get("--rules"), a.get("--rules6").value_or("")}, ports, 1);
+  auto loaded = load_policy({*a.get("--rules"), a.get("--rules6").value_or(""),
+                             a.get("--bridge-name").value_or(std::string(kDefaultBridgeName))},
+                            ports, 1);
   if (auto* e = std::get_if<ConfigError>(&loaded)) {
     std::cerr << "tapwall replay: " << e->to_string() << "\n";
     return kExitBadRules;

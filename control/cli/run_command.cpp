@@ -23,6 +23,8 @@ constexpr const char* kRunUsage =
     "  --host-port NAME   a tap tapwall creates and owns for the host's own stack (br0)\n"
     "  --rules FILE       iptables-save file or iptables script (e.g. /etc/iptables.up.rules)\n"
     "  --rules6 FILE      ip6tables rules; without it IPv6 is not filtered\n"
+    "  --bridge-name NAME the bridge device the rules were written for (default br0):\n"
+    "                     -i / -o in FORWARD name it, as br_netfilter shows it\n"
     "  --backend B        pcap (default, portable) or afpacket (packet rings, faster)\n"
     "  --workers N        data-path threads, 1..16 (default 1); above 1 needs afpacket:\n"
     "                     PACKET_FANOUT spreads frames, each flow is judged by one worker\n"
@@ -47,7 +49,7 @@ constexpr const char* kRunUsage =
 
 int run_main(int argc, char** argv) {
   Args a;
-  for (auto o : {"--rules", "--rules6", "--backend", "--drops", "--control", "--log-level", "--metrics",
+  for (auto o : {"--rules", "--rules6", "--bridge-name", "--backend", "--drops", "--control", "--log-level", "--metrics",
                  "--drops-file-mb", "--drops-files", "--drops-rate", "--workers",
                  "--rx-coalesce-us"})
     a.option(o);
@@ -74,6 +76,7 @@ int run_main(int argc, char** argv) {
   o.hosts = a.all("--host-port");
   o.rules4 = *a.get("--rules");
   o.rules6 = a.get("--rules6").value_or("");
+  o.bridge_name = a.get("--bridge-name").value_or(std::string(kDefaultBridgeName));
   o.backend = a.get("--backend").value_or("pcap");
   o.drops_dir = a.get("--drops").value_or("");
   o.control_path = a.get("--control").value_or("/run/tapwall.sock");

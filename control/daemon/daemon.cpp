@@ -110,7 +110,7 @@ int run_daemon(const DaemonOptions& o) {
     return kExitUsage;
   }
   const auto descs = std::get<std::vector<PortDesc>>(pl);
-  const PolicyFiles files{o.rules4, o.rules6};
+  const PolicyFiles files{o.rules4, o.rules6, o.bridge_name};
   std::atomic<uint64_t> generation{1};
   auto loaded = load_policy(files, descs, generation);
   if (auto* e = std::get_if<ConfigError>(&loaded)) {

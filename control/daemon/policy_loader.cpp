@@ -20,7 +20,8 @@ std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> load_policy(
     if (auto* e = std::get_if<ConfigError>(&r)) return *e;
     v6 = std::move(std::get<RuleSet>(r));
   }
-  return CompiledPolicy::compile(v4 ? &*v4 : nullptr, v6 ? &*v6 : nullptr, ports, generation);
+  return CompiledPolicy::compile(v4 ? &*v4 : nullptr, v6 ? &*v6 : nullptr, ports, generation,
+                                 files.bridge_name);
 }
 
 std::variant<std::vector<PortDesc>, std::string> make_port_list(

@@ -163,6 +163,12 @@ class SpecParser {
     return std::nullopt;
   }
 
+  // A negatable option's pending '!' and its argument.
+  std::optional<ConfigError> take_neg_value(const Token& opt, bool& negated, const Token*& value) {
+    if (auto e = take_neg(opt, true, negated)) return e;
+    return take_value(opt, value);
+  }
+
   std::optional<ConfigError> take_neg(const Token& opt, bool allowed, bool& negated) {
     negated = neg_.has_value();
     if (negated && !allowed) return error(opt, "'!' cannot be applied to " + opt.text);
@@ -182,9 +188,8 @@ class SpecParser {
     if (s == "-p" || s == "--protocol") return on_proto(t);
     if (s == "-s" || s == "--source" || s == "--src") return on_addr(t, AddrMatch::Field::Src);
     if (s == "-d" || s == "--destination" || s == "--dst") return on_addr(t, AddrMatch::Field::Dst);
-    if (s == "-i" || s == "--in-interface" || s == "-o" || s == "--out-interface")
-      return error(t, s + " is not supported: on a bridge it would name br0, not a port; use "
-                          "-m physdev --physdev-in/--physdev-out with the bridge port (e.g. tap0)");
+    if (s == "-i" || s == "--in-interface") return on_iface(t, false);
+    if (s == "-o" || s == "--out-interface") return on_iface(t, true);
     if (s == "-f" || s == "--fragment") return on_fragment(t);
     if (s == "-m" || s == "--match") return on_match(t);
     if (s == "-j" || s == "--jump") return on_target(t, false);
@@ -210,8 +215,7 @@ class SpecParser {
     proto_tok_ = t;
     bool negated = false;
     const Token* v = nullptr;
-    if (auto e = take_neg(t, true, negated)) return e;
-    if (auto e = take_value(t, v)) return e;
+    if (auto e = take_neg_value(t, negated, v)) return e;
     auto p = parse_protocol(v->text);
     if (failed(p)) return error(*v, std::get<std::string>(p));
     const uint8_t proto = std::get<uint8_t>(p);
@@ -234,8 +238,7 @@ class SpecParser {
     seen = t;
     bool negated = false;
     const Token* v = nullptr;
-    if (auto e = take_neg(t, true, negated)) return e;
-    if (auto e = take_value(t, v)) return e;
+    if (auto e = take_neg_value(t, negated, v)) return e;
     auto list = parse_cidr_list(v->text, ctx_.family);
     if (failed(list)) return error(*v, std::get<std::string>(list));
     auto& cidrs = src ? srcs_ : dsts_;
@@ -244,6 +247,19 @@ class SpecParser {
       return error(*v, "'!' cannot be used with a list of addresses");
     (src ? src_index_ : dst_index_) = rule_.matches.size();
     rule_.matches.push_back(AddrMatch{field, cidrs.front(), negated});
+    return std::nullopt;
+  }
+
+  std::optional<ConfigError> on_iface(const Token& t, bool out) {
+    auto& seen = out ? out_tok_ : in_tok_;
+    if (seen) return error(t, std::string("multiple ") + (out ? "-o" : "-i") + " flags not allowed");
+    seen = t;
+    bool negated = false;
+    const Token* v = nullptr;
+    if (auto e = take_neg_value(t, negated, v)) return e;
+    auto p = parse_iface(v->text);
+    if (failed(p)) return error(*v, std::get<std::string>(p));
+    rule_.matches.push_back(IfaceMatch{out, std::get<IfacePattern>(p), negated});
     return std::nullopt;
   }
 
@@ -558,7 +574,8 @@ class SpecParser {
   std::optional<Token> neg_;  // a pending '!'
   std::vector<ModInst> mods_;
   std::optional<ModInst> target_mod_;
-  std::optional<Token> proto_tok_, src_tok_, dst_tok_, target_tok_, reject_tok_, chain_target_;
+  std::optional<Token> proto_tok_, src_tok_, dst_tok_, in_tok_, out_tok_, target_tok_, reject_tok_,
+      chain_target_;
   bool frag_seen_ = false;
   std::vector<Cidr> srcs_, dsts_;
   size_t src_index_ = 0, dst_index_ = 0;

@@ -50,6 +50,7 @@ struct FamilyInput {
 // and builds the matcher. Returns an error or nothing.
 std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
                                           std::span<const PortDesc> ports,
+                                          std::string_view bridge_name,
                                           CompiledPolicy::Impl& impl) {
   const int fi = int(family);
   std::unordered_map<std::string, uint32_t> chain_idx;
@@ -167,6 +168,7 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
   // Lower.
   LoweringContext cx;
   cx.family = family;
+  cx.bridge_name = bridge_name;
   for (const PortDesc& p : ports) cx.port_names.push_back(p.name);
   std::vector<uint64_t> macs;
   for (const Rule* r : rule_src)
@@ -225,7 +227,8 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
 }  // namespace
 
 std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> CompiledPolicy::compile(
-    const RuleSet* v4, const RuleSet* v6, std::span<const PortDesc> ports, uint64_t generation) {
+    const RuleSet* v4, const RuleSet* v6, std::span<const PortDesc> ports, uint64_t generation,
+    std::string_view bridge_name) {
   if (ports.size() > kMaxPorts)
     return make_error("", 0, std::to_string(ports.size()),
                       "more than " + std::to_string(kMaxPorts) + " bridge ports");
@@ -238,10 +241,11 @@ std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> CompiledPolicy:
       return make_error(in.rs->path, 0, "", "RuleSet of the wrong address family");
     impl->has[int(in.family)] = true;
     impl->path[int(in.family)] = in.rs->path;
-    if (auto err = compile_family(*in.rs, in.family, ports, *impl)) return *err;
+    if (auto err = compile_family(*in.rs, in.family, ports, bridge_name, *impl)) return *err;
     impl->rules[int(in.family)] = *in.rs;
   }
   impl->ports.assign(ports.begin(), ports.end());
+  impl->bridge_name = bridge_name;
   impl->counters = std::make_unique<RuleCounter[]>(impl->infos.size());
   return std::shared_ptr<const CompiledPolicy>(new CompiledPolicy(std::move(impl)));
 }
@@ -251,7 +255,8 @@ CompiledPolicy::CompiledPolicy(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 std::vector<PolicyTraceStep> CompiledPolicy::trace(const PolicyQuery& q, PolicyDecision* decision) const {
   const Impl& im = *impl_;
   policy::ReferenceEvaluator ref(im.rules[0] ? &*im.rules[0] : nullptr,
-                                 im.rules[1] ? &*im.rules[1] : nullptr, im.ports);
+                                 im.rules[1] ? &*im.rules[1] : nullptr, im.ports,
+                                 im.bridge_name);
   std::vector<PolicyTraceStep> steps;
   policy::ReferenceResult r = ref.judge(q, [&](const policy::TraceStep& t) {
     steps.push_back({t.rule_id, t.matched});

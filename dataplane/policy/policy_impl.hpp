@@ -127,6 +127,7 @@ struct CompiledPolicy::Impl {
   // rule without touching the compiled tables.
   std::optional<RuleSet> rules[2];
   std::vector<PortDesc> ports;
+  std::string bridge_name;
 };
 
 }  // namespace tapwall

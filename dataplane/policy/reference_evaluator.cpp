@@ -31,7 +31,7 @@ const std::string& port_name(const std::vector<PortDesc>& ports, PortId id) {
 }
 
 bool match_one(const Match& m, Family family, const PolicyQuery& q,
-               const std::vector<PortDesc>& ports) {
+               const std::vector<PortDesc>& ports, const std::string& bridge_name) {
   const Decoded& p = *q.pkt;
   if (const auto* a = std::get_if<AddrMatch>(&m)) {
     const IpAddr& v = a->field == AddrMatch::Field::Src ? p.src_ip : p.dst_ip;
@@ -80,6 +80,8 @@ bool match_one(const Match& m, Family family, const PolicyQuery& q,
     bool non_first = p.is_fragment && p.frag_offset != 0;
     return non_first != fm->negated;
   }
+  // br_netfilter's FORWARD hook sees the bridge as both devices of a bridged frame.
+  if (const auto* im = std::get_if<IfaceMatch>(&m)) return im->iface.matches(bridge_name) != im->negated;
   if (const auto* r = std::get_if<AddrRangeMatch>(&m)) {
     // Bytes in network order compare as the numbers do (v4-mapped: the same 12-byte prefix).
     const IpAddr& v = r->field == AddrMatch::Field::Src ? p.src_ip : p.dst_ip;
@@ -93,16 +95,16 @@ bool match_one(const Match& m, Family family, const PolicyQuery& q,
 }  // namespace
 
 bool reference_rule_matches(const Rule& rule, Family family, const PolicyQuery& q,
-                            const std::vector<PortDesc>& ports) {
+                            const std::vector<PortDesc>& ports, const std::string& bridge_name) {
   if (rule.proto && (q.pkt->ip_proto == rule.proto->proto) == rule.proto->negated) return false;
   for (const Match& m : rule.matches)
-    if (!match_one(m, family, q, ports)) return false;
+    if (!match_one(m, family, q, ports, bridge_name)) return false;
   return true;
 }
 
 ReferenceEvaluator::ReferenceEvaluator(const RuleSet* v4, const RuleSet* v6,
-                                       std::vector<PortDesc> ports)
-    : ports_(std::move(ports)) {
+                                       std::vector<PortDesc> ports, std::string bridge_name)
+    : ports_(std::move(ports)), bridge_name_(std::move(bridge_name)) {
   int32_t next = 0;
   const RuleSet* sets[2] = {v4, v6};
   for (int f = 0; f < 2; ++f) {
@@ -141,7 +143,7 @@ ReferenceResult ReferenceEvaluator::judge(const PolicyQuery& q, const TraceFn& t
     for (std::size_t i = 0; i < c.rules.size(); ++i) {
       const Rule& r = c.rules[i];
       const int32_t id = fr.ids[ci][i];
-      bool matched = reference_rule_matches(r, family, q, ports_);
+      bool matched = reference_rule_matches(r, family, q, ports_, bridge_name_);
       if (trace) trace(TraceStep{id, &r, &c.name, matched});
       if (!matched) continue;
       res.counted.push_back(id);

@@ -33,11 +33,13 @@ struct ReferenceResult {
 
 // Does one rule match (proto and every match)? Exposed for trace tooling and tests.
 bool reference_rule_matches(const Rule& rule, Family family, const PolicyQuery& q,
-                            const std::vector<PortDesc>& ports);
+                            const std::vector<PortDesc>& ports,
+                            const std::string& bridge_name = std::string(kDefaultBridgeName));
 
 class ReferenceEvaluator {
  public:
-  ReferenceEvaluator(const RuleSet* v4, const RuleSet* v6, std::vector<PortDesc> ports);
+  ReferenceEvaluator(const RuleSet* v4, const RuleSet* v6, std::vector<PortDesc> ports,
+                     std::string bridge_name = std::string(kDefaultBridgeName));
   ReferenceResult judge(const PolicyQuery& q, const TraceFn& trace = {}) const;
 
  private:
@@ -48,6 +50,7 @@ class ReferenceEvaluator {
   };
   FamilyRules fam_[2];
   std::vector<PortDesc> ports_;
+  std::string bridge_name_;
 };
 
 }  // namespace tapwall::policy

@@ -168,6 +168,9 @@ std::optional<ConfigError> lower_rule(const Rule& rule, uint32_t bit, LoweringCo
             add(kDimTcpFlags, from_predicate(255, [&](uint32_t f) {
                   return ((f & mm.mask) == mm.comp) != mm.negated;
                 }), bit);
+          } else if constexpr (std::is_same_v<T, IfaceMatch>) {
+            // The same for every bridged frame: no constraint, or one nothing satisfies.
+            if (mm.iface.matches(cx.bridge_name) == mm.negated) add(kDimIn, {}, bit);
           } else if constexpr (std::is_same_v<T, FragmentMatch>) {
             add(kDimFrag, mm.negated ? IntervalList{{0, 0}} : IntervalList{{1, 1}}, bit);
           }

@@ -23,6 +23,7 @@ namespace tapwall::policy {
 struct LoweringContext {
   Family family = Family::Ipv4;
   std::vector<std::string> port_names;                // PortId -> name
+  std::string bridge_name;                            // what -i / -o name in FORWARD
   std::unordered_map<uint64_t, uint32_t> mac_index;   // rule-named MAC -> value
   uint32_t mac_count = 0;                             // value mac_count = any other MAC
   uint32_t next_aux_bit = 0;

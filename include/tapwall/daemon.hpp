@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "tapwall/conntrack.hpp"
+#include "tapwall/policy.hpp"
 
 namespace tapwall::control {
 
 struct DaemonOptions {
   std::vector<std::string> uplinks, vms, hosts;
   std::string rules4, rules6;
+  std::string bridge_name{kDefaultBridgeName};  // what -i / -o in the rules name
   std::string backend = "pcap";  // pcap | afpacket
   std::string drops_dir;         // empty: no drop recording
   uint64_t drops_file_mb = 64;   // rotate drop files at this size

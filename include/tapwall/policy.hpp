@@ -16,6 +16,7 @@
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -80,12 +81,18 @@ struct PolicyTraceStep {
   bool matched = false;
 };
 
+// The bridge device's name that -i / -o in FORWARD are compared with (IfaceMatch), when
+// none is given: the seed's, and the usual one.
+inline constexpr std::string_view kDefaultBridgeName = "br0";
+
 class CompiledPolicy {
  public:
   // v6 may be null: IPv6 is then not filtered (the kernel's default without ip6tables rules).
   // v4 may be null too (nothing filtered). `generation` tags verdicts cached elsewhere.
+  // `bridge_name`: the bridge device the rules were written for (-i / -o name it).
   static std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> compile(
-      const RuleSet* v4, const RuleSet* v6, std::span<const PortDesc> ports, uint64_t generation);
+      const RuleSet* v4, const RuleSet* v6, std::span<const PortDesc> ports, uint64_t generation,
+      std::string_view bridge_name = kDefaultBridgeName);
 
   ~CompiledPolicy();
   uint64_t generation() const;

@@ -17,6 +17,7 @@ namespace tapwall::control {
 struct PolicyFiles {
   std::string rules4;  // empty: IPv4 unfiltered
   std::string rules6;  // empty: IPv6 unfiltered (the kernel's default without ip6tables rules)
+  std::string bridge_name{kDefaultBridgeName};  // what -i / -o name (CompiledPolicy::compile)
 };
 
 std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> load_policy(

@@ -97,6 +97,15 @@ struct PhysdevMatch {
   std::optional<bool> is_in, is_out;
 };
 
+// -i / -o NAME (a trailing '+' is a prefix wildcard). For a bridged frame, br_netfilter
+// gives the FORWARD chain the bridge device as both the in and the out interface, so in
+// FORWARD these name the bridge (CompiledPolicy::compile's bridge_name), never a port.
+struct IfaceMatch {
+  bool out = false;  // -o
+  IfacePattern iface;
+  bool negated = false;
+};
+
 // -m mac --mac-source
 struct MacMatch {
   MacAddr mac;
@@ -115,7 +124,7 @@ struct FragmentMatch {
 };
 
 using Match = std::variant<AddrMatch, PortMatch, IcmpTypeMatch, StateMatch, PhysdevMatch,
-                           MacMatch, TcpFlagsMatch, FragmentMatch, AddrRangeMatch>;
+                           MacMatch, TcpFlagsMatch, FragmentMatch, AddrRangeMatch, IfaceMatch>;
 
 enum class TargetKind : uint8_t { Accept, Drop, Reject, Return, Jump, Goto, Log, None };
 

@@ -51,6 +51,8 @@ def replay(tapwall, case, desc, out_dir):
         cmd += ["--rules6", os.path.join(case, "rules.v6")]
     for v in vms:
         cmd += ["--vm", v]
+    # -i / -o in the rules name the kernel's bridge device
+    cmd += ["--bridge-name", desc.get("bridge", {}).get("name", "br0")]
     for h in hosts:
         cmd += ["--host-port", h]
     # conntrack sysctls the kernel ran with, where they were not the defaults

@@ -122,7 +122,14 @@ class Gen {
         if (chance(5)) m.is_out = chance(80);
         return m;
       }
-      case 6: return MacMatch{mac_addr(), chance(25)};
+      case 6:
+        if (chance(30)) {
+          static const char* kNames[] = {"br0", "br", "eth0", "tap0", "b"};
+          const int i = pick(5);
+          return IfaceMatch{chance(50), IfacePattern{kNames[i], i == 1 || i == 4 || chance(20)},
+                            chance(25)};
+        }
+        return MacMatch{mac_addr(), chance(25)};
       case 7: {
         uint8_t mask = uint8_t(pick(256)), comp = uint8_t(pick(256)) & mask;
         if (chance(30)) mask = kTcpSyn | kTcpRst | kTcpAck | kTcpFin, comp = kTcpSyn;

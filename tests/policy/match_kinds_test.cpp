@@ -74,6 +74,41 @@ TEST(MatchKinds, SourceAndDestinationCidr) {
   EXPECT_FALSE(matches(with(src_cidr(v4("0.0.0.0"), 0, true)), above));
 }
 
+// br_netfilter's FORWARD hook shows a bridged frame with the bridge as its in and out
+// device: -i / -o compare with the bridge's name, never a port's.
+TEST(MatchKinds, InAndOutInterfaceNameTheBridge) {
+  auto iface = [](bool out, const char* name, bool wildcard, bool neg = false) {
+    return with(IfaceMatch{out, IfacePattern{name, wildcard}, neg});
+  };
+  const Decoded d = tcp4("1.1.1.1", "2.2.2.2", 1, 2);
+  EXPECT_TRUE(matches(iface(false, "br0", false), d));
+  EXPECT_TRUE(matches(iface(true, "br0", false), d));
+  EXPECT_TRUE(matches(iface(true, "br", true), d));
+  EXPECT_FALSE(matches(iface(false, "br0", false, true), d));
+  // A port's name never matches, whichever port the frame came in on or goes out of.
+  EXPECT_FALSE(matches(iface(false, "eth0", false), d, CtState::New, 0, 1));
+  EXPECT_FALSE(matches(iface(true, "tap0", false), d, CtState::New, 0, 1));
+  EXPECT_TRUE(matches(iface(true, "tap", true, true), d, CtState::New, 0, 1));
+  EXPECT_FALSE(matches(iface(false, "br1", false), d));
+}
+
+// Another bridge name (compile's bridge_name), for both the compiled and reference walks.
+TEST(MatchKinds, InterfaceNamesTheBridgeTheRulesWereWrittenFor) {
+  RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  Rule r = with(IfaceMatch{false, IfacePattern{"virbr0", false}, false});
+  chain(rs, "FORWARD").rules.push_back(r);
+  const auto ports = four_ports();
+  const Decoded d = tcp4("1.1.1.1", "2.2.2.2", 1, 2);  // q points at it
+  const PolicyQuery q = query(d, CtState::New, 0, 1);
+  for (const char* bridge : {"virbr0", "br0"}) {
+    auto c = CompiledPolicy::compile(&rs, nullptr, ports, 1, bridge);
+    ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const CompiledPolicy>>(c));
+    const bool want = std::string(bridge) == "virbr0";
+    EXPECT_EQ(PolicyEvaluator(std::get<std::shared_ptr<const CompiledPolicy>>(c)).judge(q).accept, want);
+    EXPECT_EQ(policy::ReferenceEvaluator(&rs, nullptr, ports, bridge).judge(q).decision.accept, want);
+  }
+}
+
 TEST(MatchKinds, AddressRange) {
   auto range = [](AddrMatch::Field f, const char* lo, const char* hi, bool neg = false) {
     return with(AddrRangeMatch{f, v4(lo), v4(hi), neg});

@@ -49,8 +49,6 @@ TEST(Error, UnsupportedThings) {
       {"module option", kV4 + "-m conntrack --ctstatus SEEN_REPLY", 1, "--ctstatus", "--ctstatus", "not supported"},
       {"tcp option", kV4 + "-p tcp --tcp-option 2", 1, "--tcp-option", "--tcp-option", "not supported"},
       {"target", kV4 + "-j MASQUERADE", 1, "MASQUERADE", "MASQUERADE", "target 'MASQUERADE' is not supported"},
-      {"in-interface", kV4 + "-i eth0 -j DROP", 1, "-i", "-i", "use -m physdev"},
-      {"out-interface", kV4 + "--out-interface tap0", 1, "--out-interface", "--out-interface", "-m physdev"},
       {"ctstate DNAT", kV4 + "-m conntrack --ctstate NEW,DNAT", 1, "NEW,DNAT", "NEW,DNAT", "'DNAT' is not supported"},
       {"old negation", kV4 + "-s ! 10.0.0.1", 1, "! 10", "!", "old syntax"},
       {"old port negation", kV4 + "-p tcp --dport ! 22", 1, "! 22", "!", "old syntax"},
@@ -119,6 +117,8 @@ TEST(Error, NegationPlacement) {
       {"trailing !", kV4 + "-p tcp !", 1, "!", "!", "must be followed by an option"},
       {"! -p all", kV4 + "! -p all", 1, "all", "all", "would never match"},
       {"! with address list", kV4 + "! -s 1.1.1.1,2.2.2.2", 1, "1.1.1.1", "1.1.1.1,2.2.2.2", "list of addresses"},
+      {"two -i", kV4 + "-i br0 --in-interface br1", 1, "--in-interface", "--in-interface", "multiple -i flags"},
+      {"-o name too long", kV4 + "-o abcdefghijklmnop", 1, "abcdefghijklmnop", "abcdefghijklmnop", "longer than 15"},
   };
   for (const auto& c : cases) check(c);
 }

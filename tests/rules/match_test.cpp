@@ -56,6 +56,12 @@ TEST(Address, Ipv6) {
   EXPECT_EQ(rule("! -d 2001:db8:1:2::ff/48", Family::Ipv6), "!dst=2001:db8:1:0:0:0:0:0/48 -> none");
 }
 
+TEST(Interface, InOutWildcardAndNegation) {
+  EXPECT_EQ(rule("-i br0 -o br0"), "in=br0 out=br0 -> none");
+  EXPECT_EQ(rule("--in-interface eth0 ! --out-interface br+"), "in=eth0 !out=br+ -> none");
+  EXPECT_EQ(rule("! -i lo", Family::Ipv6), "!in=lo -> none");
+}
+
 TEST(Iprange, RangesSingleAddressesNegationAndBothFields) {
   EXPECT_EQ(rule("-m iprange --src-range 192.0.2.1-192.0.2.9"), "srcrange=192.0.2.1-192.0.2.9 -> none");
   EXPECT_EQ(rule("-m iprange --dst-range 192.0.2.7"), "dstrange=192.0.2.7-192.0.2.7 -> none");
