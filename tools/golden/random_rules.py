@@ -6,11 +6,12 @@
 # the kernel on combinations nobody wrote (recorded under random_mix's traffic).
 #
 # usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] [--reject] [--iprange]
-#        > rules.v4
+#        [--iface] > rules.v4
 # --reject turns most (7 in 10) DROP targets into REJECT, with a random --reject-with
 # valid for the rule (or none: the default), drawn from a random stream of its own, so the
 # rest of the seed's ruleset is the same as without it. --iprange adds `-m iprange`
-# address ranges to some rules (3 in 10), from a stream of its own likewise.
+# address ranges to some rules (3 in 10), from a stream of its own likewise; --iface adds
+# -i / -o (in FORWARD they name the bridge, br0, never a port) likewise.
 # Invariants: the same seed, family and --reject give the same file; jumps only go down
 # the chain list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
 import argparse
@@ -41,6 +42,8 @@ RANGES = {4: ["192.0.2.1-192.0.2.2", "192.0.2.2-192.0.2.3", "192.0.2.1-192.0.2.3
           6: ["2001:db8::1-2001:db8::2", "2001:db8::2-2001:db8::3", "2001:db8::1-2001:db8::3",
               "2001:db8::2", "2001:db8::-2001:db8::ffff", "2001:db8::3-2001:db8:1::",
               "2001:db8::3-2001:db8::1"]}
+# -i / -o names: the bridge, wildcards that take it in or not, a port, another device.
+IFACES = ["br0", "br0", "br+", "b+", "eth0", "tap0", "br1", "lo", "tap+"]
 STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
 MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02", "02:00:00:00:02:03"]
@@ -68,8 +71,12 @@ def iprange(ipr, family):
     return "-m iprange " + " ".join(opts)
 
 
-def rule(rnd, family, chain, targets, ports, rej=None, ipr=None):
+def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None):
     parts = []
+    if ifc is not None:
+        for opt in ("-i", "-o"):
+            if ifc.random() < 0.3:
+                parts.append("%s%s %s" % (neg(ifc), opt, ifc.choice(IFACES)))
     proto = rnd.choice([None, None, "tcp", "tcp", "udp", "udp", "icmp"])
     if proto == "icmp" and family == 6:
         proto = "ipv6-icmp"
@@ -133,10 +140,11 @@ def rule(rnd, family, chain, targets, ports, rej=None, ipr=None):
     return " ".join(["-A", chain] + parts + ["-j", target])
 
 
-def ruleset(seed, family, ports, with_reject=False, with_iprange=False):
+def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_iface=False):
     rnd = random.Random(seed * 10 + family)
     rej = random.Random("reject %d %d" % (seed, family)) if with_reject else None
     ipr = random.Random("iprange %d %d" % (seed, family)) if with_iprange else None
+    ifc = random.Random("iface %d %d" % (seed, family)) if with_iface else None
     lines = ["*filter", ":INPUT ACCEPT [0:0]",
              ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
              ":c1 - [0:0]", ":c2 - [0:0]"]
@@ -147,7 +155,7 @@ def ruleset(seed, family, ports, with_reject=False, with_iprange=False):
     for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
                               ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
                               ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
-        lines += [rule(rnd, family, chain, targets, ports, rej, ipr) for _ in range(n)]
+        lines += [rule(rnd, family, chain, targets, ports, rej, ipr, ifc) for _ in range(n)]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -159,8 +167,9 @@ def main():
     ap.add_argument("--ports", default="eth0,tap0", help="the bridge ports physdev may name")
     ap.add_argument("--reject", action="store_true", help="turn some DROP targets into REJECT")
     ap.add_argument("--iprange", action="store_true", help="add -m iprange to some rules")
+    ap.add_argument("--iface", action="store_true", help="add -i / -o to some rules")
     a = ap.parse_args()
-    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange), end="")
+    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange, a.iface), end="")
 
 
 if __name__ == "__main__":
