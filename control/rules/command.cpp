@@ -150,7 +150,17 @@ std::optional<ConfigError> run_command(std::span<const Token> args_in, int line,
                            rule_text(ctx.src, begin,
                                      std::span<const Token>(args.data() + cmd_index, args.size() - cmd_index))};
       auto parsed = parse_rule_spec(spec, rctx);
-      if (auto* e = std::get_if<ConfigError>(&parsed)) return *e;
+      if (auto* e = std::get_if<ConfigError>(&parsed)) {
+        // INPUT and OUTPUT never judge bridged frames: a host firewall's rules there may use
+        // what tapwall does not implement (-m limit, -m owner, ...) and are kept as text.
+        if (!e->unsupported || *cmd == Cmd::Delete || (chain->text != "INPUT" && chain->text != "OUTPUT"))
+          return *e;
+        Rule host;
+        host.loc = rctx.loc;
+        host.text = rctx.text;
+        host.host_only = e->to_string();
+        parsed = ParsedRule{{std::move(host)}, std::nullopt};
+      }
       const auto& rule = std::get<ParsedRule>(parsed);
       if (*cmd == Cmd::Delete) return table.delete_matching(*chain, rule, cmd_tok);
       return table.add(*chain, position, position_tok, rule);

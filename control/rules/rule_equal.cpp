@@ -51,6 +51,7 @@ bool eq(const Match& a, const Match& b) {
 }  // namespace
 
 bool same_rule(const Rule& a, const Rule& b) {
+  if (!a.host_only.empty() || !b.host_only.empty()) return false;  // never interpreted
   if (a.proto.has_value() != b.proto.has_value()) return false;
   if (a.proto && (a.proto->proto != b.proto->proto || a.proto->negated != b.proto->negated)) return false;
   if (a.matches.size() != b.matches.size()) return false;

@@ -150,6 +150,12 @@ class SpecParser {
   ConfigError error(const Token& t, std::string msg) const {
     return ConfigError{ctx_.path, t.line, t.column, t.text, std::move(msg)};
   }
+  // Valid iptables that tapwall does not implement.
+  ConfigError unsupported(const Token& t, std::string msg) const {
+    ConfigError e = error(t, std::move(msg));
+    e.unsupported = true;
+    return e;
+  }
 
   bool proto_is(uint8_t p) const { return rule_.proto && rule_.proto->proto == p && !rule_.proto->negated; }
 
@@ -201,7 +207,7 @@ class SpecParser {
     }
     if (s == "-v" || s == "--verbose") return no_neg(t);
     if (s.size() > 2 && s[0] == '-' && s[1] == '-') return on_option(t);
-    if (!s.empty() && s[0] == '-') return error(t, "unsupported option '" + s + "'");
+    if (!s.empty() && s[0] == '-') return unsupported(t, "unsupported option '" + s + "'");
     return error(t, "unexpected argument '" + s + "'");
   }
 
@@ -300,7 +306,7 @@ class SpecParser {
       mods_.push_back(std::move(inst));
       return std::nullopt;
     }
-    return error(*v, "match module '" + v->text +
+    return unsupported(*v, "match module '" + v->text +
                          "' is not supported (supported: tcp, udp, icmp, icmp6, multiport, state, "
                          "conntrack, physdev, mac, iprange, comment)");
   }
@@ -326,7 +332,7 @@ class SpecParser {
     else if (name == "REJECT" || name == "LOG") {
       rule_.target = name == "LOG" ? TargetKind::Log : TargetKind::Reject;
       target_mod_ = ModInst{name == "LOG" ? Mod::Log : Mod::Reject, *v};
-    } else if (is_target_name(name)) return error(*v, "target '" + name + "' is not supported");
+    } else if (is_target_name(name)) return unsupported(*v, "target '" + name + "' is not supported");
     else {
       rule_.target = TargetKind::Jump;
       rule_.jump_chain = name;
@@ -345,7 +351,7 @@ class SpecParser {
       tcp_udp |= d.owner == Mod::Tcp || d.owner == Mod::Udp;
       udp_has |= d.owner == Mod::Udp;
     }
-    if (!any) return error(t, "unsupported option '" + s + "'");
+    if (!any) return unsupported(t, "unsupported option '" + s + "'");
     for (size_t i = mods_.size(); i-- > 0;)
       if (const OptDef* d = find(s, mods_[i].mod)) return apply(*d, mods_[i], t);
     if (target_mod_)
@@ -388,7 +394,8 @@ class SpecParser {
     bool negated = false;
     if (auto e = take_neg(t, d.negatable, negated)) return e;
     if (d.opt == Opt::Unsupported)
-      return error(t, "option " + t.text + " of -m " + std::string(mod_name(inst.mod)) + " is not supported");
+      return unsupported(t, "option " + t.text + " of -m " + std::string(mod_name(inst.mod)) +
+                                " is not supported");
     const uint32_t bit = 1u << unsigned(d.opt);
     if ((inst.seen & bit) && d.opt != Opt::LogFlag)
       return error(t, "only one " + t.text + " (or option of the same kind) allowed per " +

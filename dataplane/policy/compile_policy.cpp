@@ -28,6 +28,7 @@ ConfigError make_error(const std::string& path, int line, std::string token, std
 }
 
 std::string target_text(const Rule& r) {
+  if (!r.host_only.empty()) return "(host only)";
   switch (r.target) {
     case TargetKind::Accept: return "ACCEPT";
     case TargetKind::Drop: return "DROP";

@@ -14,6 +14,9 @@ struct ConfigError {
   int column = 0;  // 1-based; 0 when not tied to a column
   std::string token;
   std::string message;
+  // Valid iptables that tapwall does not implement (a match, option or target), as opposed
+  // to input iptables itself would refuse.
+  bool unsupported = false;
   // "path:line:column: message (at 'token')"
   std::string to_string() const {
     std::string s = path;

@@ -138,6 +138,10 @@ struct Rule {
   std::string log_prefix;           // for Log
   std::string reject_with;          // for Reject ("" = default)
   std::string comment;              // -m comment --comment
+  // Non-empty: a rule of INPUT or OUTPUT using what tapwall does not implement, kept as its
+  // text only (why, as the error it would have been). Those chains judge the host's own
+  // traffic, which the host kernel filters; tapwall never evaluates them.
+  std::string host_only;
 };
 
 enum class PolicyVerdict : uint8_t { Accept, Drop };

@@ -19,6 +19,39 @@ TEST(Command, InsertAtDefaultAndGivenPositions) {
                                                "proto=17 -> none", "proto=51 -> none"}));
 }
 
+// A host firewall's INPUT/OUTPUT rules may use what tapwall does not implement: they are
+// kept as text (they never judge bridged frames). Anywhere else the same rule is an error.
+TEST(Command, HostOnlyChainsKeepRulesTapwallDoesNotImplement) {
+  const std::string save =
+      "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+      "-A INPUT -i lo -j ACCEPT\n"
+      "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 3/min -j ACCEPT\n"
+      "-A OUTPUT -m owner --uid-owner 0 -j ACCEPT\n"
+      "-A INPUT -m recent --name ssh --set\n"
+      "-A FORWARD -j ACCEPT\nCOMMIT\n";
+  const RuleSet rs = parse_ok(save);
+  const auto& in = rs.find("INPUT")->rules;
+  ASSERT_EQ(in.size(), 3u);
+  EXPECT_TRUE(in[0].host_only.empty());
+  EXPECT_NE(in[1].host_only.find("match module 'limit' is not supported"), std::string::npos) << in[1].host_only;
+  EXPECT_EQ(in[1].text, "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 3/min -j ACCEPT");
+  EXPECT_TRUE(in[1].matches.empty());
+  EXPECT_EQ(in[1].target, TargetKind::None);
+  EXPECT_NE(in[2].host_only.find("recent"), std::string::npos);
+  EXPECT_NE(rs.find("OUTPUT")->rules[0].host_only.find("owner"), std::string::npos);
+  // Not in FORWARD, nor in a user chain (it could be reached from FORWARD).
+  EXPECT_NE(parse_err("iptables -A FORWARD -m limit --limit 1/s -j ACCEPT\n").message.find("'limit' is not supported"),
+            std::string::npos);
+  EXPECT_NE(parse_err("iptables -N c\niptables -A INPUT -j c\niptables -A c -m limit -j ACCEPT\n")
+                .message.find("'limit' is not supported"),
+            std::string::npos);
+  // Input iptables itself refuses stays an error in INPUT too; so does deleting such a rule.
+  EXPECT_NE(parse_err("iptables -A INPUT -s 10.0.0.0/33 -j DROP\n").message.find("prefix"), std::string::npos);
+  EXPECT_NE(parse_err("iptables -A INPUT -m limit -j ACCEPT\niptables -D INPUT -m limit -j ACCEPT\n")
+                .message.find("'limit' is not supported"),
+            std::string::npos);
+}
+
 TEST(Command, DeleteByNumberAndBySpec) {
   const RuleSet rs = parse_ok(
       "iptables -A FORWARD -p tcp --dport 80 -j ACCEPT\n"
