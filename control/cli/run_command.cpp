@@ -15,7 +15,7 @@ constexpr const char* kRunUsage =
     "                   --rules FILE [--rules6 FILE] [--backend pcap|afpacket]\n"
     "                   [--drops DIR] [--control PATH] [--metrics [ADDR:]PORT]\n"
     "                   [--log-level LEVEL] [--no-filter] [--workers N] [--ct NAME=VALUE ...]\n"
-    "                   [--rx-coalesce-us N]\n"
+    "                   [--rx-coalesce-us N] [--bridge-name NAME]\n"
     "Switches frames between the uplink and the VM ports in user space, filtered by the\n"
     "iptables FORWARD chain of FILE with conntrack, in place of br0 + br_netfilter.\n"
     "  --uplink IFACE     the LAN interface (eth0), opened directly, set promiscuous and up\n"
