@@ -184,10 +184,17 @@ def main():
     ap.add_argument("--keep", help="keep tapwall's verdicts and drops here")
     ap.add_argument("--differences", help="the intended differences (default: the case's own)")
     args = ap.parse_args()
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        return check(args, args.keep)
+    # tapwall's outputs are only needed while checking: removed afterwards
+    with tempfile.TemporaryDirectory(prefix="tapwall-golden-") as out_dir:
+        return check(args, out_dir)
+
+
+def check(args, out_dir):
     with open(os.path.join(args.case, "case.json")) as f:
         desc = json.load(f)
-    out_dir = args.keep or tempfile.mkdtemp(prefix="tapwall-golden-")
-    os.makedirs(out_dir, exist_ok=True)
     got = replay(args.tapwall, args.case, desc, out_dir)
     expected = load_jsonl(os.path.join(args.case, "expected.jsonl"))
     diffs = {}
