@@ -49,7 +49,8 @@ constexpr const char* kRunUsage =
 
 int run_main(int argc, char** argv) {
   Args a;
-  for (auto o : {"--rules", "--rules6", "--bridge-name", "--backend", "--drops", "--control", "--log-level", "--metrics",
+  for (auto o : {"--rules", "--rules6", "--bridge-name", "--backend", "--drops", "--control",
+                 "--log-level", "--metrics",
                  "--drops-file-mb", "--drops-files", "--drops-rate", "--workers",
                  "--rx-coalesce-us"})
     a.option(o);

@@ -9,6 +9,10 @@ namespace tapwall::control {
 
 std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> load_policy(
     const PolicyFiles& files, const std::vector<PortDesc>& ports, uint64_t generation) {
+  constexpr std::size_t kMaxIfName = 15;  // IFNAMSIZ - 1
+  if (files.bridge_name.empty() || files.bridge_name.size() > kMaxIfName)
+    return ConfigError{"--bridge-name", 0, 0, files.bridge_name,
+                       "the bridge's name must be 1 to 15 characters, as an interface name"};
   std::optional<RuleSet> v4, v6;
   if (!files.rules4.empty()) {
     auto r = load_rules_file(files.rules4, Family::Ipv4);
