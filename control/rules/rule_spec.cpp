@@ -169,6 +169,13 @@ class SpecParser {
     return std::nullopt;
   }
 
+  // An option a rule may hold once (-p, -s, -d, -i, -o): remembered in `seen`.
+  std::optional<ConfigError> once(std::optional<Token>& seen, const Token& t, const char* flag) {
+    if (seen) return error(t, std::string("multiple ") + flag + " flags not allowed");
+    seen = t;
+    return std::nullopt;
+  }
+
   // A negatable option's pending '!' and its argument.
   std::optional<ConfigError> take_neg_value(const Token& opt, bool& negated, const Token*& value) {
     if (auto e = take_neg(opt, true, negated)) return e;
@@ -217,8 +224,7 @@ class SpecParser {
   }
 
   std::optional<ConfigError> on_proto(const Token& t) {
-    if (proto_tok_) return error(t, "multiple -p flags not allowed");
-    proto_tok_ = t;
+    if (auto e = once(proto_tok_, t, "-p")) return e;
     bool negated = false;
     const Token* v = nullptr;
     if (auto e = take_neg_value(t, negated, v)) return e;
@@ -239,9 +245,7 @@ class SpecParser {
 
   std::optional<ConfigError> on_addr(const Token& t, AddrMatch::Field field) {
     const bool src = field == AddrMatch::Field::Src;
-    auto& seen = src ? src_tok_ : dst_tok_;
-    if (seen) return error(t, std::string("multiple ") + (src ? "-s" : "-d") + " flags not allowed");
-    seen = t;
+    if (auto e = once(src ? src_tok_ : dst_tok_, t, src ? "-s" : "-d")) return e;
     bool negated = false;
     const Token* v = nullptr;
     if (auto e = take_neg_value(t, negated, v)) return e;
@@ -257,9 +261,7 @@ class SpecParser {
   }
 
   std::optional<ConfigError> on_iface(const Token& t, bool out) {
-    auto& seen = out ? out_tok_ : in_tok_;
-    if (seen) return error(t, std::string("multiple ") + (out ? "-o" : "-i") + " flags not allowed");
-    seen = t;
+    if (auto e = once(out ? out_tok_ : in_tok_, t, out ? "-o" : "-i")) return e;
     bool negated = false;
     const Token* v = nullptr;
     if (auto e = take_neg_value(t, negated, v)) return e;
