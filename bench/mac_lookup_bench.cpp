@@ -31,7 +31,7 @@ struct Fixture {
     std::vector<MacAddr> all;
     for (uint32_t i = 0; i < n; ++i) {
       const MacAddr m = station(i);
-      if (table.learn(m, 0, PortId(i % 4), 1) == LearnResult::Learned) all.push_back(m);
+      if (table.learn(m, PortId(i % 4), 1) == LearnResult::Learned) all.push_back(m);
     }
     std::mt19937_64 rng(42);
     std::shuffle(all.begin(), all.end(), rng);
@@ -52,7 +52,7 @@ void BM_LookupHit(benchmark::State& state) {
   Fixture& f = fixture(uint32_t(state.range(0)));
   std::size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.table.lookup(f.hits[i], 0, 2));
+    benchmark::DoNotOptimize(f.table.lookup(f.hits[i], 2));
     if (++i == f.hits.size()) i = 0;
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
@@ -62,7 +62,7 @@ void BM_LookupMiss(benchmark::State& state) {
   Fixture& f = fixture(uint32_t(state.range(0)));
   std::size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.table.lookup(f.misses[i], 0, 2));
+    benchmark::DoNotOptimize(f.table.lookup(f.misses[i], 2));
     if (++i == f.misses.size()) i = 0;
   }
   state.SetItemsProcessed(int64_t(state.iterations()));
@@ -76,9 +76,9 @@ void BM_LookupHitBatch32(benchmark::State& state) {
   const std::size_t n = f.hits.size() / kBatch * kBatch;
   std::size_t i = 0;
   for (auto _ : state) {
-    for (std::size_t k = 0; k < kBatch; ++k) f.table.prefetch(f.hits[i + k], 0);
+    for (std::size_t k = 0; k < kBatch; ++k) f.table.prefetch(f.hits[i + k]);
     for (std::size_t k = 0; k < kBatch; ++k)
-      benchmark::DoNotOptimize(f.table.lookup(f.hits[i + k], 0, 2));
+      benchmark::DoNotOptimize(f.table.lookup(f.hits[i + k], 2));
     i += kBatch;
     if (i >= n) i = 0;
   }
@@ -90,7 +90,7 @@ void BM_LearnRefresh(benchmark::State& state) {
   std::size_t i = 0;
   uint64_t now = 2;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(f.table.learn(f.hits[i], 0, PortId(0), now++));
+    benchmark::DoNotOptimize(f.table.learn(f.hits[i], PortId(0), now++));
     if (++i == f.hits.size()) i = 0;
   }
   state.SetItemsProcessed(int64_t(state.iterations()));

@@ -85,8 +85,8 @@ uint64_t run_pass(Stage stage, const Loaded& l, EngineConfig cfg,
     sink += d.ip_proto;
     if (stage == Stage::Decode) continue;
     if (l2_admission(d.src_mac, d.dst_mac) != DropReason::None) continue;
-    mac.learn(d.src_mac, kBridgeVlan, f.in, f.ts_ns);
-    sink += mac.lookup(d.dst_mac, kBridgeVlan, f.ts_ns);
+    mac.learn(d.src_mac, f.in, f.ts_ns);
+    sink += mac.lookup(d.dst_mac, f.ts_ns);
     if (stage == Stage::Mac || d.is_fragment) continue;
     if (d.l3 == L3Kind::Ipv4 || d.l3 == L3Kind::Ipv6) {
       CtResult r = ct.track(d, f.bytes, f.ts_ns, f.csum_partial);

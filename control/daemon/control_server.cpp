@@ -80,7 +80,7 @@ std::string show_macs(const ControlContext& c) {
     PortId port;
     uint64_t last_seen_ns;
   };
-  // Keyed by MAC alone: the bridge keeps every station in one VLAN (kBridgeVlan).
+  // Keyed by MAC alone, as the bridge keeps its stations (mac_table.hpp: make_key).
   std::map<uint64_t, Seen> macs;  // ordered: a stable listing
   uint64_t now = monotonic_ns();
   c.bridge.call([&](const Engine& e, Bridge::PortList&) {

@@ -26,7 +26,7 @@ MacAnnouncer::MacAnnouncer(uint32_t self, MacSyncMesh& mesh, const MacTableConfi
 void MacAnnouncer::learned(const MacAddr& mac, PortId port, uint64_t ts_ns) {
   // The common case, a known station on its known port announced less than refresh_ns ago:
   // one table probe and nothing else.
-  if (told_.lookup(mac, kBridgeVlan, ts_ns) == port) return;
+  if (told_.lookup(mac, ts_ns) == port) return;
   const MacEvent ev{mac, port, ts_ns};
   bool all = true;
   for (uint32_t to = 0; to < mesh_.workers(); ++to) {
@@ -41,7 +41,7 @@ void MacAnnouncer::learned(const MacAddr& mac, PortId port, uint64_t ts_ns) {
       all = false;
     }
   }
-  if (all) told_.learn(mac, kBridgeVlan, port, ts_ns);  // else the next frame tries again
+  if (all) told_.learn(mac, port, ts_ns);  // else the next frame tries again
 }
 
 std::size_t MacAnnouncer::apply(Engine& engine) {
@@ -51,12 +51,12 @@ std::size_t MacAnnouncer::apply(Engine& engine) {
     SpscRing<MacEvent>& r = mesh_.ring(from, self_);
     while (const MacEvent* ev = r.front()) {
       MacEntryView known;
-      if (engine.mac_table().find(ev->mac, kBridgeVlan, ev->ts_ns, known) &&
+      if (engine.mac_table().find(ev->mac, ev->ts_ns, known) &&
           known.last_seen_ns > ev->ts_ns) {
         ++st_.stale;  // this engine has seen the station since: keep what it knows
       } else {
         engine.learn_station(ev->mac, ev->port, ev->ts_ns);
-        told_.learn(ev->mac, kBridgeVlan, ev->port, ev->ts_ns);
+        told_.learn(ev->mac, ev->port, ev->ts_ns);
         ++st_.applied;
       }
       r.pop();

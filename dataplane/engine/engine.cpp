@@ -51,7 +51,7 @@ PortMask Engine::egress_ports(const Decoded& d, PortId in, uint64_t now, DropRea
   PortMask others = all_ports_ & ~(PortMask{1} << in);
   PortMask egress = others;
   if (!d.dst_mac.is_multicast()) {
-    PortId p = mac_->lookup(d.dst_mac, kBridgeVlan, now);
+    PortId p = mac_->lookup(d.dst_mac, now);
     if (p == in) {
       why = DropReason::SamePort;
       return 0;
@@ -73,7 +73,7 @@ void Engine::process_one(const FrameIn& f, const Decoded& d, DropReason why, con
     record(o);
     return;
   }
-  mac_->learn(d.src_mac, kBridgeVlan, f.in, f.ts_ns);
+  mac_->learn(d.src_mac, f.in, f.ts_ns);
   PortMask egress = egress_ports(d, f.in, f.ts_ns, why);
   if (egress == 0) {
     drop_frame(o, why);

@@ -76,7 +76,7 @@ inline void Engine::count_input(const FrameIn& f) {
 // The record a cache slot holds for this packet's key, or kNoCtEntry on a miss. Pure.
 // A MAC address as the verdict cache keys it: its 6 bytes as they lie in memory (no byte
 // swap: equality is all the key needs).
-inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m, 0); }
+inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m); }
 
 // `tcp_flags`: as cache_key_flags().
 [[gnu::always_inline]] inline uint32_t Engine::cached_record(const CtVerdictCache& slot,

@@ -22,7 +22,7 @@
 namespace tapwall {
 
 struct ExpressFrame {
-  uint64_t dst_key = 0, src_key = 0;  // the MAC addresses as MacTable keys (kBridgeVlan)
+  uint64_t dst_key = 0, src_key = 0;  // the MAC addresses as MacTable keys
   const uint8_t* eth = nullptr; // the frame (Ethernet header)
   const uint8_t* ip = nullptr;  // the IP header (IPv4: 20 bytes, IPv6: 40)
   const uint8_t* l4 = nullptr;  // the TCP/UDP header
@@ -94,8 +94,8 @@ inline void set_v4(IpAddr& a, const uint8_t* p) {
   } else {
     return false;
   }
-  x.dst_key = mac_detail::make_key(p, kBridgeVlan);
-  x.src_key = mac_detail::make_key(p + 6, kBridgeVlan);
+  x.dst_key = mac_detail::make_key(p);
+  x.src_key = mac_detail::make_key(p + 6);
   x.eth = p;
   x.ip = ip;
   x.l4 = l4;

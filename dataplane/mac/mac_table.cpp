@@ -186,15 +186,15 @@ LearnResult MacTable::learn_other(uint64_t key, PortId port, uint64_t now_ns) {
   return LearnResult::Learned;
 }
 
-bool MacTable::find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntryView& out) const {
+bool MacTable::find(const MacAddr& mac, uint64_t now_ns, MacEntryView& out) const {
   const Impl& t = *impl_;
-  const uint64_t key = make_key(mac, vlan);
+  const uint64_t key = make_key(mac);
   for (std::size_t i = t.home(key);; i = (i + 1) & t.mask) {
     const Slot& s = t.slots[i];
     if (s.port == kNoPort) return false;
     if (s.key != key) continue;
     if (aged_out(s.last_seen_ns, now_ns, t.ageing_ns)) return false;
-    out = MacEntryView{mac, vlan, s.port, s.last_seen_ns};
+    out = MacEntryView{mac, s.port, s.last_seen_ns};
     return true;
   }
 }
@@ -216,7 +216,6 @@ void MacTable::for_each(const std::function<void(const MacEntryView&)>& fn) cons
     if (s.port == kNoPort) continue;
     MacEntryView v;
     std::memcpy(v.mac.b.data(), &s.key, 6);
-    v.vlan = uint16_t(s.key >> 48);
     v.port = s.port;
     v.last_seen_ns = s.last_seen_ns;
     fn(v);

@@ -36,7 +36,7 @@ struct Decoded {
   MacAddr dst_mac, src_mac;
   uint8_t vlan_count = 0;    // 0, 1 or 2 tags
   uint16_t vlan_ids[2] = {}; // outer first; VID only (12 bits)
-  uint16_t vlan = 0;         // innermost VID, 0 untagged (not the MAC table's: kBridgeVlan)
+  uint16_t vlan = 0;         // innermost VID, 0 untagged (the MAC table ignores it)
   uint16_t ethertype = 0;    // innermost ethertype (after tags)
   uint16_t l3_off = 0;       // offset of the L3 header
 

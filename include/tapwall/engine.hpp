@@ -133,7 +133,7 @@ class Engine {
   // Teaches the MAC table a station another worker learned (multi-worker MAC sync); the
   // same effect as a frame from `mac` arriving on `port` at now_ns.
   LearnResult learn_station(const MacAddr& mac, PortId port, uint64_t now_ns) {
-    return mac_->learn(mac, kBridgeVlan, port, now_ns);
+    return mac_->learn(mac, port, now_ns);
   }
   const Conntrack& conntrack() const { return *ct_; }
   const Defragmenter& defragmenter() const { return *defrag_; }

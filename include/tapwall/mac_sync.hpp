@@ -36,7 +36,7 @@ namespace tapwall {
 class Engine;
 
 struct MacEvent {
-  MacAddr mac;  // learned in kBridgeVlan, as the engine learns every station
+  MacAddr mac;
   PortId port = kNoPort;
   uint64_t ts_ns = 0;
 };

@@ -1,4 +1,4 @@
-// MacTable: the bridge's learning table (station MAC + VLAN -> port), bounded and ageing.
+// MacTable: the bridge's learning table (station MAC -> port), bounded and ageing.
 // Purpose: learn where stations are, find the egress port for a unicast destination, and
 // apply the kernel bridge's L2 admission rules (l2_admission).
 // Invariants: at most capacity entries; no allocation after construction; an entry older
@@ -31,7 +31,6 @@ struct MacTableStats {
 
 struct MacEntryView {
   MacAddr mac;
-  uint16_t vlan;
   PortId port;
   uint64_t last_seen_ns;
 };
@@ -41,18 +40,10 @@ struct MacEntryView {
 // other than :00 (STP BPDUs are forwarded while STP is off). Returns DropReason::None to admit.
 DropReason l2_admission(const MacAddr& src, const MacAddr& dst);
 
-// The VLAN the bridge learns and looks up every station in, whatever a frame's tags.
-// tapwall is a VLAN-unaware bridge, as br0 without vlan_filtering is: the kernel's fdb then
-// keys each station by VLAN 0, so a tagged frame goes to the port its destination was
-// learned on from any frame, tagged or not. Learning per VLAN instead flooded such frames
-// to every port, where another guest's policy could accept a copy (golden recordings with
-// two guests and tagged traffic, tools/golden/README.md).
-inline constexpr uint16_t kBridgeVlan = 0;
-
 namespace mac_detail {
 
 struct Slot {
-  uint64_t key = 0;           // the MAC's 6 bytes in memory order, vlan in the top 16 bits
+  uint64_t key = 0;           // the MAC's 6 bytes in memory order (make_key)
   uint64_t last_seen_ns = 0;
   PortId port = kNoPort;      // kNoPort marks an empty slot
 };
@@ -61,14 +52,20 @@ struct Slot {
 // Two register loads, not a 6-byte memcpy into a zeroed u64: that compiles to partial stores
 // plus a wide reload, a store-forwarding stall that doubled lookup time.
 // `mac`: the address's 6 bytes (in a frame, say).
-inline uint64_t make_key(const uint8_t* mac, uint16_t vlan) {
+// Keyed by the address alone, whatever a frame's VLAN tags: tapwall is a VLAN-unaware
+// bridge, as br0 without vlan_filtering is, whose fdb keys every station by VLAN 0, so a
+// tagged frame goes to the port its destination was learned on from any frame, tagged or
+// not. (Learning per VLAN flooded such frames to every port, where another guest's policy
+// could accept a copy: golden recordings with two guests and tagged traffic,
+// tools/golden/README.md.)
+inline uint64_t make_key(const uint8_t* mac) {
   uint32_t lo;
   uint16_t hi;
   std::memcpy(&lo, mac, 4);
   std::memcpy(&hi, mac + 4, 2);
-  return uint64_t{lo} | (uint64_t{hi} << 32) | (uint64_t{vlan} << 48);
+  return uint64_t{lo} | (uint64_t{hi} << 32);
 }
-inline uint64_t make_key(const MacAddr& mac, uint16_t vlan) { return make_key(mac.b.data(), vlan); }
+inline uint64_t make_key(const MacAddr& mac) { return make_key(mac.b.data()); }
 
 // One 64x64->128 multiply folded (hi ^ lo), over a per-table random seed: every key bit
 // reaches the low index bits in ~4 cycles, and a station flood with chosen MACs cannot aim
@@ -94,8 +91,8 @@ class MacTable {
 
   // Inline for its common case (a known station seen again on its port: the slot's time
   // refreshed); anything else is learn_other().
-  LearnResult learn(const MacAddr& mac, uint16_t vlan, PortId port, uint64_t now_ns) {
-    return learn_key(mac_detail::make_key(mac, vlan), port, now_ns);
+  LearnResult learn(const MacAddr& mac, PortId port, uint64_t now_ns) {
+    return learn_key(mac_detail::make_key(mac), port, now_ns);
   }
   // The same three for a station given by its key (mac_detail::make_key): a caller that
   // uses one station several times makes its key once.
@@ -116,8 +113,8 @@ class MacTable {
   uint64_t version() const { return version_; }
   // Port the station was last seen on, or kNoPort when unknown or aged out. Inline: every
   // unicast frame looks its destination up.
-  PortId lookup(const MacAddr& mac, uint16_t vlan, uint64_t now_ns) const {
-    return lookup_key(mac_detail::make_key(mac, vlan), now_ns);
+  PortId lookup(const MacAddr& mac, uint64_t now_ns) const {
+    return lookup_key(mac_detail::make_key(mac), now_ns);
   }
   PortId lookup_key(uint64_t key, uint64_t now_ns) const {
     for (uint64_t i = mac_detail::mix(key, seed_) & mask_;; i = (i + 1) & mask_) {
@@ -127,15 +124,15 @@ class MacTable {
         return mac_detail::aged_out(s.last_seen_ns, now_ns, ageing_ns_) ? kNoPort : s.port;
     }
   }
-  // The live entry of (mac, vlan) with its port and last-seen time (as lookup(): false when
+  // The live entry of `mac` with its port and last-seen time (as lookup(): false when
   // unknown or aged out).
-  bool find(const MacAddr& mac, uint16_t vlan, uint64_t now_ns, MacEntryView& out) const;
-  // Hint: start loading the slot (mac, vlan) hashes to. For a batch, prefetch every frame's
+  bool find(const MacAddr& mac, uint64_t now_ns, MacEntryView& out) const;
+  // Hint: start loading the slot `mac` hashes to. For a batch, prefetch every frame's
   // addresses first, then learn()/lookup(): large tables then overlap their cache misses.
   // Forced inline: gcc counts a function whose only effect is a prefetch as free of side
   // effects and deletes calls to it, so a prefetch left out of line never happens.
-  [[gnu::always_inline]] void prefetch(const MacAddr& mac, uint16_t vlan) const {
-    prefetch_key(mac_detail::make_key(mac, vlan));
+  [[gnu::always_inline]] void prefetch(const MacAddr& mac) const {
+    prefetch_key(mac_detail::make_key(mac));
   }
   [[gnu::always_inline]] void prefetch_key(uint64_t key) const {
     const mac_detail::Slot* s = &slots_[mac_detail::mix(key, seed_) & mask_];

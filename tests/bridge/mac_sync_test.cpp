@@ -53,7 +53,7 @@ class MacSyncTest : public ::testing::Test {
     return out[0].to;
   }
   std::size_t sync(int w) { return announcers_[w]->apply(*engines_[w]); }
-  PortId lookup(int w, const MacAddr& m, uint64_t now) { return engines_[w]->mac_table().lookup(m, 0, now); }
+  PortId lookup(int w, const MacAddr& m, uint64_t now) { return engines_[w]->mac_table().lookup(m, now); }
 
   EngineConfig cfg_;
   MacSyncMesh mesh_;

@@ -207,8 +207,9 @@ TEST_F(EngineTest, VlanTaggedIpIsFilteredLikeUntagged) {
                      .tcp({.sport = 40000, .dport = 22, .flags = kTcpSyn})
                      .build();
   FrameOutcome o = feed1(tagged, kEth0, 2 * kSec);
-  // tap0's policy drops it, and no copy goes anywhere else (kBridgeVlan: the guest MAC,
-  // learned untagged, is where VLAN 10's frames to it go, not flooded to the host port).
+  // tap0's policy drops it, and no copy goes anywhere else (one station table for every
+  // VLAN: the guest MAC, learned untagged, is where VLAN 10's frames to it go, not flooded
+  // to the host port).
   EXPECT_EQ(o.to, 0u);
   EXPECT_EQ(o.ct, CtState::New);
   ASSERT_EQ(o.n_per, 1);
@@ -227,7 +228,7 @@ TEST_F(EngineTest, TaggedFrameGoesWhereItsDestinationWasLearnedUntagged) {
                      .build();
   EXPECT_EQ(feed1(tagged, kTap0, 2 * kSec).to, bit(kEth0));
   // And the guest, now seen in VLAN 20, is still where untagged frames to it go.
-  EXPECT_EQ(engine_->mac_table().lookup(kGuestMac, kBridgeVlan, 2 * kSec), kTap0);
+  EXPECT_EQ(engine_->mac_table().lookup(kGuestMac, 2 * kSec), kTap0);
 }
 
 // A UDP datagram to `dport` in two IPv4 fragments.

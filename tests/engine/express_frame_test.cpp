@@ -68,8 +68,8 @@ void expect_agrees(const Bytes& f) {
   EXPECT_FALSE(d.is_fragment);
   EXPECT_FALSE(d.ipv4_has_options);
   ASSERT_TRUE(d.l4_ok);
-  EXPECT_EQ(x.dst_key, mac_detail::make_key(d.dst_mac, 0));
-  EXPECT_EQ(x.src_key, mac_detail::make_key(d.src_mac, 0));
+  EXPECT_EQ(x.dst_key, mac_detail::make_key(d.dst_mac));
+  EXPECT_EQ(x.src_key, mac_detail::make_key(d.src_mac));
   EXPECT_EQ(x.eth, f.data());
   EXPECT_EQ(x.ip, f.data() + d.l3_off);
   EXPECT_EQ(x.l4, f.data() + d.l4_off);

@@ -312,14 +312,14 @@ std::vector<CtRow> ct_rows(const Engine& e, uint64_t now) {
   return rows;
 }
 
-using MacRow = std::tuple<MacAddr, uint16_t, PortId, uint64_t>;
+using MacRow = std::tuple<MacAddr, PortId, uint64_t>;
 
 std::vector<MacRow> mac_rows(const Engine& e) {
   std::vector<MacRow> rows;
   e.mac_table().for_each(
-      [&](const MacEntryView& v) { rows.emplace_back(v.mac, v.vlan, v.port, v.last_seen_ns); });
+      [&](const MacEntryView& v) { rows.emplace_back(v.mac, v.port, v.last_seen_ns); });
   std::sort(rows.begin(), rows.end(), [](const MacRow& a, const MacRow& b) {
-    return std::tie(std::get<0>(a).b, std::get<1>(a)) < std::tie(std::get<0>(b).b, std::get<1>(b));
+    return std::get<0>(a).b < std::get<0>(b).b;  // one entry per MAC
   });
   return rows;
 }

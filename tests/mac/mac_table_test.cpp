@@ -1,4 +1,4 @@
-// MacTable tests: learning, VLAN separation, exact ageing boundary, station moves, bounded
+// MacTable tests: learning, exact ageing boundary, station moves, bounded
 // capacity (Full, full_misses, reuse of aged-out entries), reclaim, for_each.
 // Each test asserts exact results and counters.
 #include "tapwall/mac_table.hpp"
@@ -24,26 +24,14 @@ MacAddr mac(uint64_t v) {
 
 TEST(MacTable, LearnThenLookupReturnsPort) {
   MacTable t;
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 0), kNoPort);
-  EXPECT_EQ(t.learn(mac(0x020000000001), 0, 3, 10), LearnResult::Learned);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 11), 3);
-  EXPECT_EQ(t.lookup(mac(0x020000000002), 0, 11), kNoPort);
-  EXPECT_EQ(t.learn(mac(0x020000000001), 0, 3, 20), LearnResult::Refreshed);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 0), kNoPort);
+  EXPECT_EQ(t.learn(mac(0x020000000001), 3, 10), LearnResult::Learned);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 11), 3);
+  EXPECT_EQ(t.lookup(mac(0x020000000002), 11), kNoPort);
+  EXPECT_EQ(t.learn(mac(0x020000000001), 3, 20), LearnResult::Refreshed);
   EXPECT_EQ(t.size(), 1u);
   EXPECT_EQ(t.stats().learned, 1u);
   EXPECT_EQ(t.stats().moves, 0u);
-}
-
-TEST(MacTable, VlanSeparatesStations) {
-  MacTable t;
-  const MacAddr m = mac(0x0200000000aa);
-  EXPECT_EQ(t.learn(m, 10, 1, 0), LearnResult::Learned);
-  EXPECT_EQ(t.learn(m, 20, 2, 0), LearnResult::Learned);
-  EXPECT_EQ(t.lookup(m, 10, 1), 1);
-  EXPECT_EQ(t.lookup(m, 20, 1), 2);
-  EXPECT_EQ(t.lookup(m, 0, 1), kNoPort);
-  EXPECT_EQ(t.size(), 2u);
-  EXPECT_EQ(t.stats().moves, 0u);  // same MAC on another port in another VLAN is no move
 }
 
 TEST(MacTable, AgeingBoundaryIsExactlyAgeingNs) {
@@ -52,42 +40,42 @@ TEST(MacTable, AgeingBoundaryIsExactlyAgeingNs) {
   MacTable t(cfg);
   const MacAddr m = mac(0x020000000001);
   const uint64_t t0 = 5 * kSec;
-  t.learn(m, 0, 4, t0);
-  EXPECT_EQ(t.lookup(m, 0, t0 + cfg.ageing_ns - 1), 4);
-  EXPECT_EQ(t.lookup(m, 0, t0 + cfg.ageing_ns), kNoPort);
+  t.learn(m, 4, t0);
+  EXPECT_EQ(t.lookup(m, t0 + cfg.ageing_ns - 1), 4);
+  EXPECT_EQ(t.lookup(m, t0 + cfg.ageing_ns), kNoPort);
   // Re-learning an aged-out station is a new learn, not a refresh, and counts the expiry.
-  EXPECT_EQ(t.learn(m, 0, 4, t0 + cfg.ageing_ns), LearnResult::Learned);
+  EXPECT_EQ(t.learn(m, 4, t0 + cfg.ageing_ns), LearnResult::Learned);
   EXPECT_EQ(t.stats().expired, 1u);
   EXPECT_EQ(t.stats().learned, 2u);
   EXPECT_EQ(t.size(), 1u);
-  EXPECT_EQ(t.lookup(m, 0, t0 + 2 * cfg.ageing_ns - 1), 4);
+  EXPECT_EQ(t.lookup(m, t0 + 2 * cfg.ageing_ns - 1), 4);
 }
 
 TEST(MacTable, DefaultAgeingIs300Seconds) {
   MacTable t;
-  t.learn(mac(0x020000000001), 0, 1, 0);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 300 * kSec - 1), 1);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 300 * kSec), kNoPort);
+  t.learn(mac(0x020000000001), 1, 0);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 300 * kSec - 1), 1);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 300 * kSec), kNoPort);
 }
 
 TEST(MacTable, RefreshExtendsLifetime) {
   MacTableConfig cfg;
   cfg.ageing_ns = 100;
   MacTable t(cfg);
-  t.learn(mac(0x020000000001), 0, 1, 0);
-  EXPECT_EQ(t.learn(mac(0x020000000001), 0, 1, 99), LearnResult::Refreshed);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 198), 1);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 199), kNoPort);
+  t.learn(mac(0x020000000001), 1, 0);
+  EXPECT_EQ(t.learn(mac(0x020000000001), 1, 99), LearnResult::Refreshed);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 198), 1);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 199), kNoPort);
 }
 
 TEST(MacTable, StationMoveUpdatesPortAndCounts) {
   MacTable t;
   const MacAddr m = mac(0x020000000001);
-  t.learn(m, 0, 1, 0);
-  EXPECT_EQ(t.learn(m, 0, 2, 1), LearnResult::Moved);
-  EXPECT_EQ(t.lookup(m, 0, 2), 2);
-  EXPECT_EQ(t.learn(m, 0, 2, 3), LearnResult::Refreshed);
-  EXPECT_EQ(t.learn(m, 0, 1, 4), LearnResult::Moved);
+  t.learn(m, 1, 0);
+  EXPECT_EQ(t.learn(m, 2, 1), LearnResult::Moved);
+  EXPECT_EQ(t.lookup(m, 2), 2);
+  EXPECT_EQ(t.learn(m, 2, 3), LearnResult::Refreshed);
+  EXPECT_EQ(t.learn(m, 1, 4), LearnResult::Moved);
   EXPECT_EQ(t.stats().moves, 2u);
   EXPECT_EQ(t.stats().learned, 1u);
   EXPECT_EQ(t.size(), 1u);
@@ -97,8 +85,8 @@ TEST(MacTable, AgedOutStationOnOtherPortIsLearnNotMove) {
   MacTableConfig cfg;
   cfg.ageing_ns = 10;
   MacTable t(cfg);
-  t.learn(mac(0x020000000001), 0, 1, 0);
-  EXPECT_EQ(t.learn(mac(0x020000000001), 0, 2, 10), LearnResult::Learned);
+  t.learn(mac(0x020000000001), 1, 0);
+  EXPECT_EQ(t.learn(mac(0x020000000001), 2, 10), LearnResult::Learned);
   EXPECT_EQ(t.stats().moves, 0u);
   EXPECT_EQ(t.stats().expired, 1u);
 }
@@ -110,18 +98,18 @@ TEST(MacTable, FullTableRefusesNewStationsAndKeepsOld) {
   MacTable t(cfg);
   EXPECT_EQ(t.capacity(), 100u);
   for (uint64_t i = 0; i < 100; ++i)
-    ASSERT_EQ(t.learn(mac(0x020000000000 + i), 0, 1, i), LearnResult::Learned);
+    ASSERT_EQ(t.learn(mac(0x020000000000 + i), 1, i), LearnResult::Learned);
   EXPECT_EQ(t.size(), 100u);
-  EXPECT_EQ(t.learn(mac(0x020000001000), 0, 2, 200), LearnResult::Full);
-  EXPECT_EQ(t.learn(mac(0x020000001001), 0, 2, 201), LearnResult::Full);
+  EXPECT_EQ(t.learn(mac(0x020000001000), 2, 200), LearnResult::Full);
+  EXPECT_EQ(t.learn(mac(0x020000001001), 2, 201), LearnResult::Full);
   EXPECT_EQ(t.stats().full_misses, 2u);
-  EXPECT_EQ(t.lookup(mac(0x020000001000), 0, 202), kNoPort);
+  EXPECT_EQ(t.lookup(mac(0x020000001000), 202), kNoPort);
   EXPECT_EQ(t.size(), 100u);
   // Known stations still refresh and move while full.
-  EXPECT_EQ(t.learn(mac(0x020000000005), 0, 1, 203), LearnResult::Refreshed);
-  EXPECT_EQ(t.learn(mac(0x020000000006), 0, 3, 203), LearnResult::Moved);
+  EXPECT_EQ(t.learn(mac(0x020000000005), 1, 203), LearnResult::Refreshed);
+  EXPECT_EQ(t.learn(mac(0x020000000006), 3, 203), LearnResult::Moved);
   for (uint64_t i = 0; i < 100; ++i)
-    EXPECT_NE(t.lookup(mac(0x020000000000 + i), 0, 204), kNoPort) << i;
+    EXPECT_NE(t.lookup(mac(0x020000000000 + i), 204), kNoPort) << i;
 }
 
 TEST(MacTable, FullTableReusesAgedOutEntry) {
@@ -130,20 +118,20 @@ TEST(MacTable, FullTableReusesAgedOutEntry) {
   cfg.ageing_ns = 1000;
   MacTable t(cfg);
   // Station 0 learned at t=0, the rest at t=500: only station 0 has aged out at t=1000.
-  t.learn(mac(0x020000000000), 0, 1, 0);
-  for (uint64_t i = 1; i < 100; ++i) t.learn(mac(0x020000000000 + i), 0, 1, 500);
-  EXPECT_EQ(t.learn(mac(0x020000001000), 0, 2, 999), LearnResult::Full);
-  EXPECT_EQ(t.learn(mac(0x020000001000), 0, 2, 1000), LearnResult::Learned);
-  EXPECT_EQ(t.lookup(mac(0x020000001000), 0, 1001), 2);
-  EXPECT_EQ(t.lookup(mac(0x020000000000), 0, 1001), kNoPort);
+  t.learn(mac(0x020000000000), 1, 0);
+  for (uint64_t i = 1; i < 100; ++i) t.learn(mac(0x020000000000 + i), 1, 500);
+  EXPECT_EQ(t.learn(mac(0x020000001000), 2, 999), LearnResult::Full);
+  EXPECT_EQ(t.learn(mac(0x020000001000), 2, 1000), LearnResult::Learned);
+  EXPECT_EQ(t.lookup(mac(0x020000001000), 1001), 2);
+  EXPECT_EQ(t.lookup(mac(0x020000000000), 1001), kNoPort);
   EXPECT_EQ(t.size(), 100u);
   EXPECT_EQ(t.stats().expired, 1u);
   EXPECT_EQ(t.stats().full_misses, 1u);
   // Table full again with live entries only.
-  EXPECT_EQ(t.learn(mac(0x020000001001), 0, 2, 1001), LearnResult::Full);
+  EXPECT_EQ(t.learn(mac(0x020000001001), 2, 1001), LearnResult::Full);
   EXPECT_EQ(t.stats().full_misses, 2u);
   for (uint64_t i = 1; i < 100; ++i)
-    EXPECT_EQ(t.lookup(mac(0x020000000000 + i), 0, 1001), 1) << i;
+    EXPECT_EQ(t.lookup(mac(0x020000000000 + i), 1001), 1) << i;
 }
 
 TEST(MacTable, ExpireReclaimsAgedOutEntries) {
@@ -151,7 +139,7 @@ TEST(MacTable, ExpireReclaimsAgedOutEntries) {
   cfg.capacity = 1000;
   cfg.ageing_ns = 100;
   MacTable t(cfg);
-  for (uint64_t i = 0; i < 1000; ++i) t.learn(mac(0x020000000000 + i), 0, 1, i < 600 ? 0 : 50);
+  for (uint64_t i = 0; i < 1000; ++i) t.learn(mac(0x020000000000 + i), 1, i < 600 ? 0 : 50);
   EXPECT_EQ(t.expire(99), 0u);
   EXPECT_EQ(t.size(), 1000u);
   EXPECT_EQ(t.expire(100), 600u);
@@ -159,7 +147,7 @@ TEST(MacTable, ExpireReclaimsAgedOutEntries) {
   EXPECT_EQ(t.stats().expired, 600u);
   // Survivors are still reachable after the backward-shift deletions moved them.
   for (uint64_t i = 600; i < 1000; ++i)
-    EXPECT_EQ(t.lookup(mac(0x020000000000 + i), 0, 100), 1) << i;
+    EXPECT_EQ(t.lookup(mac(0x020000000000 + i), 100), 1) << i;
   EXPECT_EQ(t.expire(150), 400u);
   EXPECT_EQ(t.size(), 0u);
 }
@@ -177,10 +165,10 @@ TEST(MacTable, MatchesReferenceModelUnderChurn) {
     uint64_t seen;
     bool counted;  // included in `live`
   };
-  std::map<std::pair<uint64_t, uint16_t>, Station> model;
+  std::map<uint64_t, Station> model;
   // Live-station count kept in O(1) amortised: every learn queues (time, key); an event
   // ages the station out when it is the station's latest one.
-  std::deque<std::pair<uint64_t, std::pair<uint64_t, uint16_t>>> events;
+  std::deque<std::pair<uint64_t, uint64_t>> events;
   std::size_t live = 0;
   uint64_t rng = 12345;
   auto next = [&] {
@@ -201,13 +189,12 @@ TEST(MacTable, MatchesReferenceModelUnderChurn) {
       events.pop_front();
     }
     const uint64_t m = 0x020000000000 + next() % 600;
-    const uint16_t vlan = uint16_t(next() % 2);
     const PortId port = PortId(next() % 4);
-    const auto key = std::make_pair(m, vlan);
+    const uint64_t key = m;
     auto it = model.find(key);
     const bool alive = it != model.end() && it->second.counted;
     if (next() % 2) {
-      const LearnResult r = t.learn(mac(m), vlan, port, now);
+      const LearnResult r = t.learn(mac(m), port, now);
       if (alive) {
         ASSERT_EQ(r, it->second.port == port ? LearnResult::Refreshed : LearnResult::Moved);
       } else if (r == LearnResult::Full) {
@@ -221,7 +208,7 @@ TEST(MacTable, MatchesReferenceModelUnderChurn) {
       events.emplace_back(now, key);
       ASSERT_LE(t.size(), cfg.capacity);
     } else {
-      ASSERT_EQ(t.lookup(mac(m), vlan, now), alive ? it->second.port : kNoPort) << "step " << step;
+      ASSERT_EQ(t.lookup(mac(m), now), alive ? it->second.port : kNoPort) << "step " << step;
     }
   }
   EXPECT_GT(t.stats().full_misses, 1000u);  // the workload did exercise the full table
@@ -237,13 +224,13 @@ TEST(MacTable, VersionChangesWheneverAnEntryDoes) {
   cfg.capacity = 32;
   cfg.ageing_ns = 50;
   MacTable t(cfg);
-  using Row = std::tuple<uint64_t, uint16_t, PortId, uint64_t>;
+  using Row = std::tuple<uint64_t, PortId, uint64_t>;
   auto snapshot = [&t] {
     std::set<Row> rows;
     t.for_each([&](const MacEntryView& e) {
       uint64_t m = 0;
       for (uint8_t b : e.mac.b) m = m << 8 | b;
-      rows.emplace(m, e.vlan, e.port, e.last_seen_ns);
+      rows.emplace(m, e.port, e.last_seen_ns);
     });
     return rows;
   };
@@ -262,7 +249,7 @@ TEST(MacTable, VersionChangesWheneverAnEntryDoes) {
     if (next() % 50 == 0)
       t.expire(now);
     else
-      t.learn(mac(0x020000000000 + next() % 48), 0, PortId(next() % 3), now);
+      t.learn(mac(0x020000000000 + next() % 48), PortId(next() % 3), now);
     if (t.version() == v) {
       ASSERT_EQ(snapshot(), before) << "an entry changed, version did not; step " << step;
       ++unchanged;
@@ -278,18 +265,18 @@ TEST(MacTable, VersionChangesWheneverAnEntryDoes) {
 
 TEST(MacTable, ForEachVisitsEveryEntryOnce) {
   MacTable t;
-  t.learn(mac(0x021122334455), 7, 1, 100);
-  t.learn(mac(0x02aabbccddee), 0, 2, 200);
-  t.learn(mac(0x021122334455), 8, 3, 300);
-  std::set<std::tuple<uint64_t, uint16_t, PortId, uint64_t>> seen;
+  t.learn(mac(0x021122334455), 1, 100);
+  t.learn(mac(0x02aabbccddee), 2, 200);
+  t.learn(mac(0x021122334466), 3, 300);
+  std::set<std::tuple<uint64_t, PortId, uint64_t>> seen;
   std::size_t calls = 0;
   t.for_each([&](const MacEntryView& e) {
     ++calls;
-    seen.emplace(e.mac.as_u64(), e.vlan, e.port, e.last_seen_ns);
+    seen.emplace(e.mac.as_u64(), e.port, e.last_seen_ns);
   });
   EXPECT_EQ(calls, 3u);
-  const std::set<std::tuple<uint64_t, uint16_t, PortId, uint64_t>> want = {
-      {0x021122334455, 7, 1, 100}, {0x02aabbccddee, 0, 2, 200}, {0x021122334455, 8, 3, 300}};
+  const std::set<std::tuple<uint64_t, PortId, uint64_t>> want = {
+      {0x021122334455, 1, 100}, {0x02aabbccddee, 2, 200}, {0x021122334466, 3, 300}};
   EXPECT_EQ(seen, want);
 }
 
@@ -298,10 +285,10 @@ TEST(MacTable, CapacityOneWorks) {
   cfg.capacity = 1;
   cfg.ageing_ns = 10;
   MacTable t(cfg);
-  EXPECT_EQ(t.learn(mac(0x020000000001), 0, 1, 0), LearnResult::Learned);
-  EXPECT_EQ(t.learn(mac(0x020000000002), 0, 1, 5), LearnResult::Full);
-  EXPECT_EQ(t.learn(mac(0x020000000002), 0, 1, 10), LearnResult::Learned);
-  EXPECT_EQ(t.lookup(mac(0x020000000002), 0, 11), 1);
+  EXPECT_EQ(t.learn(mac(0x020000000001), 1, 0), LearnResult::Learned);
+  EXPECT_EQ(t.learn(mac(0x020000000002), 1, 5), LearnResult::Full);
+  EXPECT_EQ(t.learn(mac(0x020000000002), 1, 10), LearnResult::Learned);
+  EXPECT_EQ(t.lookup(mac(0x020000000002), 11), 1);
   EXPECT_EQ(t.size(), 1u);
 }
 
@@ -309,28 +296,28 @@ TEST(MacTable, ClockSteppingBackIsNotAgeing) {
   MacTableConfig cfg;
   cfg.ageing_ns = 10;
   MacTable t(cfg);
-  t.learn(mac(0x020000000001), 0, 1, 1000);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 5), 1);
+  t.learn(mac(0x020000000001), 1, 1000);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 5), 1);
   EXPECT_EQ(t.expire(5), 0u);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 1010), kNoPort);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 1010), kNoPort);
 }
 
 TEST(MacTable, PrefetchDoesNotChangeResults) {
   MacTable t;
-  t.prefetch(mac(0x020000000001), 0);  // empty table
-  t.learn(mac(0x020000000001), 5, 2, 0);
-  t.prefetch(mac(0x020000000001), 5);
-  t.prefetch(mac(0x020000000002), 5);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 5, 1), 2);
-  EXPECT_EQ(t.lookup(mac(0x020000000002), 5, 1), kNoPort);
+  t.prefetch(mac(0x020000000001));  // empty table
+  t.learn(mac(0x020000000001), 2, 0);
+  t.prefetch(mac(0x020000000001));
+  t.prefetch(mac(0x020000000002));
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 1), 2);
+  EXPECT_EQ(t.lookup(mac(0x020000000002), 1), kNoPort);
   EXPECT_EQ(t.size(), 1u);
 }
 
 TEST(MacTable, InvalidPortIsNotLearned) {
   MacTable t;
-  EXPECT_EQ(t.learn(mac(0x020000000001), 0, kNoPort, 0), LearnResult::Full);
+  EXPECT_EQ(t.learn(mac(0x020000000001), kNoPort, 0), LearnResult::Full);
   EXPECT_EQ(t.size(), 0u);
-  EXPECT_EQ(t.lookup(mac(0x020000000001), 0, 0), kNoPort);
+  EXPECT_EQ(t.lookup(mac(0x020000000001), 0), kNoPort);
 }
 
 }  // namespace
