@@ -154,6 +154,7 @@ int bench_main(int argc, char** argv) {
     return kExitBadRules;
   }
   auto policy = std::get<std::shared_ptr<const CompiledPolicy>>(loaded);
+  for (const std::string& w : policy->warnings()) std::cerr << "tapwall bench: warning: " << w << "\n";
 
   MergedCaptures inputs;
   bool file_error = false;

@@ -119,6 +119,7 @@ int run_daemon(const DaemonOptions& o) {
   }
   PolicySlot slot;
   slot.publish(std::get<std::shared_ptr<const CompiledPolicy>>(loaded));
+  for (const std::string& w : slot.current()->warnings()) spdlog::warn("{}", w);
 
   std::vector<Bridge::PortList> ports(o.workers);
   for (uint32_t w = 0; w < o.workers; ++w)
@@ -172,6 +173,7 @@ int run_daemon(const DaemonOptions& o) {
     if (!dry_run) {
       generation = gen;
       slot.publish(p);
+      for (const std::string& w : p->warnings()) spdlog::warn("{}", w);
     }
     return {true, "", p};
   };

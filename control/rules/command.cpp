@@ -50,6 +50,21 @@ std::optional<Cmd> command_of(const std::string& s) {
   return std::nullopt;
 }
 
+// What a command for another table does that SkippedTable counts: adds a rule (-A, -I) or
+// sets a DROP policy (-P). -N, -F, -X, -D and ACCEPT policies change no verdict.
+enum class SkippedAddition : uint8_t { None, Rule, DropPolicy };
+SkippedAddition skipped_addition(std::span<const Token> args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Token& t = args[i];
+    if (t.quoted) continue;
+    if (t.text == "-A" || t.text == "--append" || t.text == "-I" || t.text == "--insert")
+      return SkippedAddition::Rule;
+    if ((t.text == "-P" || t.text == "--policy") && i + 2 < args.size() && args[i + 2].text == "DROP")
+      return SkippedAddition::DropPolicy;
+  }
+  return SkippedAddition::None;
+}
+
 }  // namespace
 
 std::optional<ConfigError> run_command(std::span<const Token> args_in, int line, size_t text_begin,
@@ -70,8 +85,13 @@ std::optional<ConfigError> run_command(std::span<const Token> args_in, int line,
       const Token& name = args_in[++i];
       last = &name;
       if (name.text == "filter") continue;
-      if (name.text == "nat" || name.text == "mangle" || name.text == "raw" || name.text == "security")
-        return std::nullopt;  // not the filter table: no effect on bridged FORWARD filtering
+      if (name.text == "nat" || name.text == "mangle" || name.text == "raw" || name.text == "security") {
+        // Not the filter table: not applied, but a rule or DROP policy there is counted.
+        const SkippedAddition what = skipped_addition(args_in);
+        if (what != SkippedAddition::None)
+          table.note_skipped(name.text, line, what == SkippedAddition::DropPolicy);
+        return std::nullopt;
+      }
       return token_error(ctx, name, "unknown table '" + name.text + "'");
     }
     args.push_back(t);

@@ -1,8 +1,9 @@
 // The two source formats' readers, behind parse_rules' format detection.
 // Save: iptables-save / ip6tables-save. Only the *filter table is read; *nat, *mangle, *raw
-// and *security blocks are skipped up to their COMMIT without looking inside: they cannot
-// change how FORWARD filters bridged traffic in tapwall (it does no NAT, marking or
-// notrack). Every table must end with COMMIT. The *filter table starts empty (built-in
+// and *security blocks are skipped up to their COMMIT, their rules (and DROP policies)
+// only counted in RuleSet::skipped: tapwall does no NAT, marking or notrack, and whoever
+// loads the rules tells the user what the kernel would have applied (the same for a
+// script's `-t nat` commands). Every table must end with COMMIT. The *filter table starts empty (built-in
 // policies ACCEPT, as iptables-restore replaces the table); chains are declared by
 // `:NAME POLICY [p:b]` lines (POLICY `-` for user chains) before rules use them.
 // Script: lines of `iptables ...` / `ip6tables ...` commands as sh would run them (quotes,

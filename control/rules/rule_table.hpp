@@ -36,6 +36,11 @@ class RuleTable {
   std::optional<ConfigError> delete_rule_at(const Token& chain, const Token& number);
   std::optional<ConfigError> delete_matching(const Token& chain, const ParsedRule& spec, const Token& cmd);
 
+  // A rule or DROP policy of another table (see SkippedTable): counted, not applied.
+  void note_skipped(const std::string& table, int line, bool drop_policy) {
+    count_skipped(set_.skipped, table, line, drop_policy);
+  }
+
   RuleSet take() &&;
 
  private:

@@ -44,7 +44,9 @@ class SaveReader {
     if (open_)
       return token_error(path_, *open_, "table " + open_->text + " is not closed by COMMIT before the end of the file");
     if (!table_) return ConfigError{path_, 0, 0, "", "no *filter table in the file"};
-    return std::move(*table_).take();
+    RuleSet set = std::move(*table_).take();
+    set.skipped = std::move(skipped_);
+    return set;
   }
 
  private:
@@ -60,7 +62,10 @@ class SaveReader {
       return std::nullopt;
     }
     if (!open_) return token_error(path_, first, "line outside a table (expected a *filter line first)");
-    if (!in_filter_) return std::nullopt;  // another table's content: skipped, see readers.hpp
+    if (!in_filter_) {  // another table's content: skipped (see readers.hpp), its rules counted
+      note_skipped(cmd);
+      return std::nullopt;
+    }
     if (!first.quoted && first.text.starts_with(":")) return declare_chain(cmd);
     const size_t skip = is_counter(first.text) ? 1 : 0;
     if (skip == toks.size()) return token_error(path_, first, "counters without a rule");
@@ -83,6 +88,18 @@ class SaveReader {
     }
     open_ = t;
     return std::nullopt;
+  }
+
+  // A rule (-A, -I: "[p:b] -A ...") or a DROP policy (":NAME DROP [p:b]") of another table.
+  void note_skipped(const Command& cmd) {
+    const auto& toks = cmd.tokens;
+    const std::string table = open_->text.substr(1);
+    const Token& first = toks.front();
+    const size_t at = is_counter(first.text) && toks.size() > 1 ? 1 : 0;
+    const std::string& word = toks[at].text;
+    const bool rule = word == "-A" || word == "--append" || word == "-I" || word == "--insert";
+    const bool drop_policy = first.text.starts_with(":") && toks.size() > 1 && toks[1].text == "DROP";
+    if (rule || drop_policy) count_skipped(skipped_, table, cmd.line(), drop_policy);
   }
 
   // ":NAME POLICY [packets:bytes]"; POLICY is ACCEPT/DROP for built-ins, "-" for user chains.
@@ -111,6 +128,7 @@ class SaveReader {
   const std::string& path_;
   Family family_;
   std::optional<RuleTable> table_;
+  std::vector<SkippedTable> skipped_;  // the filter table may come after the others
   std::optional<Token> open_;  // the *table line of the table being read
   bool in_filter_ = false;
 };

@@ -9,6 +9,42 @@
 
 namespace tapwall {
 
+namespace {
+
+// What a table is for, as a reminder of what the kernel would do with a bridged frame.
+const char* table_effect(const std::string& table) {
+  if (table == "nat") return "it translates addresses";
+  if (table == "mangle") return "it changes packets and marks";
+  if (table == "raw") return "NOTRACK there makes frames UNTRACKED";
+  return "it sets security marks";
+}
+
+std::string counted(int n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::vector<std::string> family_warnings(const std::optional<RuleSet>& rules) {
+  std::vector<std::string> out;
+  if (!rules) return out;
+  for (const SkippedTable& t : rules->skipped)
+    out.push_back(rules->path + ":" + std::to_string(t.first_line) + ": " +
+                  (t.rules ? counted(t.rules, "rule", "rules") : "") +
+                  (t.rules && t.drop_policies ? " and " : "") +
+                  (t.drop_policies ? counted(t.drop_policies, "DROP policy", "DROP policies") : "") + " of the " +
+                  t.name + " table not applied: tapwall applies only the filter table, while " +
+                  "br_netfilter runs the " + t.name + " table for bridged frames too (" +
+                  table_effect(t.name) + ")");
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> CompiledPolicy::warnings() const {
+  std::vector<std::string> out = family_warnings(impl_->rules[0]);
+  for (std::string& w : family_warnings(impl_->rules[1])) out.push_back(std::move(w));
+  return out;
+}
+
 
 void CompiledPolicy::print(std::ostream& os) const {
   const Impl& im = *impl_;
@@ -20,6 +56,7 @@ void CompiledPolicy::print(std::ostream& os) const {
       continue;
     }
     os << im.path[f] << " (generation " << im.generation << ")\n";
+    for (const std::string& w : family_warnings(im.rules[f])) os << "# warning: " << w << "\n";
     for (const policy::PrintChain& pc : im.print_chains[f]) {
       os << "Chain " << pc.name;
       if (pc.builtin) {

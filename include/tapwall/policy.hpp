@@ -106,8 +106,13 @@ class CompiledPolicy {
   // written, walked one by one (slow; for trace). Counts nothing. `decision` receives the
   // outcome, which equals what the compiled matcher decides.
   std::vector<PolicyTraceStep> trace(const PolicyQuery& q, PolicyDecision* decision = nullptr) const;
-  // Human-readable compiled chains with counters, like `iptables -L -v -n` (for `check`).
+  // Human-readable compiled chains with counters, like `iptables -L -v -n` (for `check`),
+  // each family's warnings() first.
   void print(std::ostream& os) const;
+  // One line per table of a rules file that tapwall skipped though it has rules (nat,
+  // mangle, raw, security: RuleSet::skipped): the kernel applies them to bridged frames
+  // too, so a user must hear that tapwall does not. Empty when there is none.
+  std::vector<std::string> warnings() const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }

@@ -154,10 +154,32 @@ struct Chain {
   std::vector<Rule> rules;
 };
 
+// What a source holds for another table (nat, mangle, raw, security), which the readers
+// skip. tapwall applies only the filter table, while br_netfilter runs those tables'
+// chains for bridged frames too: a rule there that matches a bridged frame (a DNAT, a
+// NOTRACK, a DROP policy in raw) makes the kernel's result differ from tapwall's.
+struct SkippedTable {
+  std::string name;  // nat, mangle, raw or security
+  int rules = 0;          // rules added (-A, -I)
+  int drop_policies = 0;  // built-in chains' policies set to DROP
+  int first_line = 0;
+};
+
+// Count a rule (or, drop_policy, a DROP policy) of another table, at `line`, in `tables`.
+inline void count_skipped(std::vector<SkippedTable>& tables, const std::string& table, int line,
+                          bool drop_policy) {
+  SkippedTable* t = nullptr;
+  for (SkippedTable& s : tables)
+    if (s.name == table) t = &s;
+  if (t == nullptr) t = &tables.emplace_back(SkippedTable{table, 0, 0, line});
+  ++(drop_policy ? t->drop_policies : t->rules);
+}
+
 struct RuleSet {
   Family family = Family::Ipv4;
   std::string path;           // as given by the user
   std::vector<Chain> chains;  // filter table only; INPUT, FORWARD, OUTPUT always present
+  std::vector<SkippedTable> skipped;  // tables with rules, in order of their first one
   const Chain* find(const std::string& name) const {
     for (const auto& c : chains)
       if (c.name == name) return &c;

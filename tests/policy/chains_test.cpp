@@ -355,5 +355,31 @@ TEST(Print, ListsChainsRulesAndCounters) {
   EXPECT_NE(s.find("IPv6: not filtered"), std::string::npos) << s;
 }
 
+// Rules of the other tables are not applied: the policy says so once per table (run logs
+// it, check prints it), since the kernel runs those tables for bridged frames too.
+TEST(Print, WarnsOfSkippedTablesPerFamily) {
+  RuleSet v4 = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  v4.path = "/etc/v4.rules";
+  v4.skipped = {SkippedTable{"nat", 3, 0, 2}, SkippedTable{"raw", 1, 1, 9}};
+  RuleSet v6 = ruleset(Family::Ipv6, PolicyVerdict::Drop);
+  v6.path = "/etc/v6.rules";
+  v6.skipped = {SkippedTable{"mangle", 0, 2, 4}};
+  auto pol = compile_ok(&v4, &v6, two_ports());
+  ASSERT_TRUE(pol);
+  const std::vector<std::string> w = pol->warnings();
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0].rfind("/etc/v4.rules:2: 3 rules of the nat table not applied", 0), 0u) << w[0];
+  EXPECT_EQ(w[1].rfind("/etc/v4.rules:9: 1 rule and 1 DROP policy of the raw table not applied", 0), 0u) << w[1];
+  EXPECT_NE(w[1].find("UNTRACKED"), std::string::npos) << w[1];
+  EXPECT_EQ(w[2].rfind("/etc/v6.rules:4: 2 DROP policies of the mangle table not applied", 0), 0u) << w[2];
+  std::ostringstream os;
+  pol->print(os);
+  EXPECT_NE(os.str().find("# warning: " + w[0] + "\n"), std::string::npos) << os.str();
+  EXPECT_NE(os.str().find("# warning: " + w[2] + "\n"), std::string::npos) << os.str();
+  // Nothing skipped, nothing said.
+  RuleSet plain = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  EXPECT_TRUE(compile_ok(&plain, nullptr, two_ports())->warnings().empty());
+}
+
 }  // namespace
 }  // namespace tapwall::testing

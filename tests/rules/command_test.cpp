@@ -112,9 +112,19 @@ TEST(Command, OtherTablesAreSkippedFilterIsApplied) {
       "iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\n"
       "iptables -A FORWARD -t filter -j ACCEPT\n"
       "iptables --table mangle -A PREROUTING -j MARK --set-mark 1\n"
-      "iptables -t raw -A PREROUTING -j NOTRACK\n");
+      "iptables -t raw -A PREROUTING -j NOTRACK\n"
+      "iptables -t nat -N DOCKER\n"                      // changes no verdict: not counted
+      "iptables -t raw -P PREROUTING ACCEPT\n"           // likewise
+      "iptables -t raw -P OUTPUT DROP\n"
+      "iptables -t nat -I PREROUTING -m comment --comment \"-A\" -j DNAT --to 192.0.2.1\n");
   EXPECT_EQ(describe(*rs.find("FORWARD")), (std::vector<std::string>{"-> ACCEPT"}));
   EXPECT_EQ(rs.chains.size(), 3u);
+  // Counted, each table once, in order of its first rule, so the user can be told.
+  EXPECT_EQ(describe(rs.skipped), (std::vector<std::string>{"nat 2/0 @1", "mangle 1/0 @3", "raw 1/1 @4"}));
+}
+
+TEST(Command, FilterOnlyScriptSkipsNothing) {
+  EXPECT_TRUE(parse_ok("iptables -A FORWARD -j ACCEPT\niptables -t filter -P FORWARD DROP\n").skipped.empty());
 }
 
 TEST(Command, CountersListingsAndWaitHaveNoEffect) {

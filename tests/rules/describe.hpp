@@ -130,6 +130,15 @@ inline std::vector<std::string> describe(const Chain& c, bool sorted = false) {
   return out;
 }
 
+// The tables a source skipped, one "name rules/drop_policies @first_line" each.
+inline std::vector<std::string> describe(const std::vector<SkippedTable>& skipped) {
+  std::vector<std::string> out;
+  for (const SkippedTable& t : skipped)
+    out.push_back(t.name + " " + std::to_string(t.rules) + "/" + std::to_string(t.drop_policies) +
+                  " @" + std::to_string(t.first_line));
+  return out;
+}
+
 inline std::string policy(const Chain& c) {
   if (!c.builtin) return "-";
   return c.policy == PolicyVerdict::Accept ? "ACCEPT" : "DROP";

@@ -82,6 +82,17 @@ TEST(Format, SaveFileOtherTablesAreSkippedEntirely) {
   EXPECT_EQ(rs.find("FORWARD")->policy, PolicyVerdict::Drop);
   EXPECT_EQ(rs.find("FORWARD")->policy_loc.line, 11);
   EXPECT_EQ(describe(*rs.find("FORWARD")), (std::vector<std::string>{"-> ACCEPT"}));
+  // Skipped, but counted: rules and DROP policies; declarations and an empty table are not.
+  EXPECT_EQ(describe(rs.skipped), (std::vector<std::string>{"nat 1/0 @4", "mangle 1/0 @7", "raw 1/0 @16"}));
+}
+
+TEST(Format, SaveFileDropPolicyOfAnotherTableIsCounted) {
+  const RuleSet rs = parse_ok(
+      "*raw\n:PREROUTING DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+      "*filter\n[5:300] -A FORWARD -j ACCEPT\nCOMMIT\n"
+      "*mangle\n[1:60] -A FORWARD -p tcp -j TCPMSS --clamp-mss-to-pmtu\nCOMMIT\n");
+  // The raw table's DROP policy; the mangle rule after its counters.
+  EXPECT_EQ(describe(rs.skipped), (std::vector<std::string>{"raw 0/1 @2", "mangle 1/0 @9"}));
 }
 
 TEST(Format, SaveBuiltinsNotDeclaredKeepTheTableLine) {
