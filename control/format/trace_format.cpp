@@ -55,6 +55,7 @@ TracePath build(const FrameOutcome& o, const std::vector<PortDesc>& ports, const
       q.in = o.in;
       q.out = v.port;
       q.bytes = uint32_t(o.bytes.size());
+      q.now_ns = o.ts_ns;  // a limit is shown as it stands at the frame's time
       tp.steps = policy.trace(q);
     }
     t.ports.push_back(std::move(tp));

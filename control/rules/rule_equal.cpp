@@ -34,6 +34,7 @@ bool eq(const TcpFlagsMatch& a, const TcpFlagsMatch& b) {
   return a.mask == b.mask && a.comp == b.comp && a.negated == b.negated;
 }
 bool eq(const FragmentMatch& a, const FragmentMatch& b) { return a.negated == b.negated; }
+bool eq(const LimitMatch& a, const LimitMatch& b) { return a.avg == b.avg && a.burst == b.burst; }
 bool eq(const IfaceMatch& a, const IfaceMatch& b) {
   return a.out == b.out && a.iface.name == b.iface.name && a.iface.wildcard == b.iface.wildcard &&
          a.negated == b.negated;

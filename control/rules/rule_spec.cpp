@@ -3,6 +3,7 @@
 // tcp/udp/icmp/icmp6 implicitly from -p, as iptables does for `-p tcp --dport 80`.
 #include "rule_spec.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -13,7 +14,8 @@ namespace tapwall::control {
 namespace {
 
 enum class Mod : uint8_t {
-  Tcp, Udp, Icmp, Icmp6, Multiport, State, Conntrack, Physdev, Mac, Iprange, Comment, Reject, Log
+  Tcp, Udp, Icmp, Icmp6, Multiport, State, Conntrack, Physdev, Mac, Iprange, Limit, Comment,
+  Reject, Log
 };
 
 std::string_view mod_name(Mod m) {
@@ -28,6 +30,7 @@ std::string_view mod_name(Mod m) {
     case Mod::Physdev: return "physdev";
     case Mod::Mac: return "mac";
     case Mod::Iprange: return "iprange";
+    case Mod::Limit: return "limit";
     case Mod::Comment: return "comment";
     case Mod::Reject: return "REJECT";
     case Mod::Log: return "LOG";
@@ -35,19 +38,19 @@ std::string_view mod_name(Mod m) {
   return "";
 }
 
-constexpr std::array<std::pair<std::string_view, Mod>, 11> kMatchModules{{
+constexpr std::array<std::pair<std::string_view, Mod>, 12> kMatchModules{{
     {"tcp", Mod::Tcp}, {"udp", Mod::Udp}, {"icmp", Mod::Icmp}, {"icmp6", Mod::Icmp6},
     {"multiport", Mod::Multiport}, {"state", Mod::State}, {"conntrack", Mod::Conntrack},
     {"physdev", Mod::Physdev}, {"mac", Mod::Mac}, {"iprange", Mod::Iprange},
-    {"comment", Mod::Comment},
+    {"limit", Mod::Limit}, {"comment", Mod::Comment},
 }};
 
 // Kinds of option. A module instance takes each kind once (iptables: "Only one `--dport'
 // allowed"); --syn and --tcp-flags are one kind, as both set the flags test.
 enum class Opt : uint8_t {
   Sport, Dport, TcpFlags, IcmpType, Ports, State, PhysIn, PhysOut, PhysIsBridged, PhysIsIn,
-  PhysIsOut, MacSource, SrcRange, DstRange, Comment, RejectWith, LogPrefix, LogLevel, LogFlag,
-  Unsupported
+  PhysIsOut, MacSource, SrcRange, DstRange, Limit, LimitBurst, Comment, RejectWith, LogPrefix,
+  LogLevel, LogFlag, Unsupported
 };
 
 struct OptDef {
@@ -60,7 +63,7 @@ struct OptDef {
 };
 
 using F = PortMatch::Field;
-constexpr std::array<OptDef, 49> kOptions{{
+constexpr std::array<OptDef, 51> kOptions{{
     {"--sport", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--source-port", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--dport", Mod::Tcp, Opt::Dport, true, F::Dst},
@@ -101,6 +104,8 @@ constexpr std::array<OptDef, 49> kOptions{{
     {"--mac-source", Mod::Mac, Opt::MacSource, true},
     {"--src-range", Mod::Iprange, Opt::SrcRange, true},
     {"--dst-range", Mod::Iprange, Opt::DstRange, true},
+    {"--limit", Mod::Limit, Opt::Limit, false},  // "limit does not support invert"
+    {"--limit-burst", Mod::Limit, Opt::LimitBurst, false},
     {"--comment", Mod::Comment, Opt::Comment, false},
     {"--reject-with", Mod::Reject, Opt::RejectWith, false},
     {"--log-prefix", Mod::Log, Opt::LogPrefix, false},
@@ -126,7 +131,7 @@ struct ModInst {
   Mod mod;
   Token tok;  // the -m argument, the option that loaded it implicitly, or the -j argument
   uint32_t seen = 0;
-  size_t match_index = 0;  // physdev: its PhysdevMatch within Rule::matches
+  size_t match_index = 0;  // physdev, limit: its match within Rule::matches
   bool has(Opt o) const { return seen & (1u << unsigned(o)); }
 };
 
@@ -301,16 +306,20 @@ class SpecParser {
       if (mod == Mod::Icmp && !v4()) return error(*v, "-m icmp is IPv4 only; ip6tables rules use -m icmp6");
       if (mod == Mod::Icmp6 && v4()) return error(*v, "-m icmp6 is IPv6 only; iptables rules use -m icmp");
       ModInst inst{mod, *v};
-      if (mod == Mod::Physdev) {
+      if (mod == Mod::Physdev || mod == Mod::Limit) {  // options fill in one match
         inst.match_index = rule_.matches.size();
-        rule_.matches.push_back(PhysdevMatch{});
+        if (mod == Mod::Physdev)
+          rule_.matches.push_back(PhysdevMatch{});
+        else
+          rule_.matches.push_back(LimitMatch{});  // 3/hour, burst 5 until options say
+        tag_module(inst.match_index, int(mods_.size()));
       }
       mods_.push_back(std::move(inst));
       return std::nullopt;
     }
     return unsupported(*v, "match module '" + v->text +
                          "' is not supported (supported: tcp, udp, icmp, icmp6, multiport, state, "
-                         "conntrack, physdev, mac, iprange, comment)");
+                         "conntrack, physdev, mac, iprange, limit, comment)");
   }
 
   std::optional<ConfigError> on_target(const Token& t, bool go_to) {
@@ -393,6 +402,47 @@ class SpecParser {
   }
 
   std::optional<ConfigError> apply(const OptDef& d, ModInst& inst, const Token& t) {
+    const size_t before = rule_.matches.size();
+    auto e = apply_option(d, inst, t);
+    const bool loaded = &inst >= mods_.data() && &inst < mods_.data() + mods_.size();
+    tag_module(before, loaded ? int(&inst - mods_.data()) : int(mods_.size()));
+    return e;
+  }
+
+  // The module instance (its index in mods_) of the matches from `first` on; untagged
+  // matches (-s, -d, -i, -o, -f) stay -1.
+  void tag_module(size_t first, int module) {
+    module_of_match_.resize(rule_.matches.size(), -1);
+    for (size_t i = first; i < rule_.matches.size(); ++i) module_of_match_[i] = module;
+  }
+
+  // iptables-nft tests a rule's addresses, interfaces and -f first, then each match
+  // module's tests in the order the modules were loaded, and a limit spends a token on
+  // every packet that reaches it: so a limit rule's matches are put in that order (seen
+  // with `nft list ruleset` on the lab's iptables-nft: `-m limit -p tcp --dport 23` tests
+  // the port after the limit). For a rule without a limit the order changes nothing.
+  void order_for_limit() {
+    bool limit = false;
+    for (const Match& m : rule_.matches) limit |= std::holds_alternative<LimitMatch>(m);
+    if (!limit) return;
+    module_of_match_.resize(rule_.matches.size(), -1);
+    std::vector<size_t> perm(rule_.matches.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](size_t a, size_t b) { return module_of_match_[a] < module_of_match_[b]; });
+    std::vector<Match> sorted;
+    size_t src = src_index_, dst = dst_index_;
+    for (size_t k = 0; k < perm.size(); ++k) {
+      sorted.push_back(rule_.matches[perm[k]]);
+      if (perm[k] == src_index_) src = k;
+      if (perm[k] == dst_index_) dst = k;
+    }
+    rule_.matches = std::move(sorted);
+    src_index_ = src;
+    dst_index_ = dst;
+  }
+
+  std::optional<ConfigError> apply_option(const OptDef& d, ModInst& inst, const Token& t) {
     bool negated = false;
     if (auto e = take_neg(t, d.negatable, negated)) return e;
     if (d.opt == Opt::Unsupported)
@@ -478,6 +528,14 @@ class SpecParser {
             d.opt == Opt::SrcRange ? AddrMatch::Field::Src : AddrMatch::Field::Dst, lo, hi, negated});
         break;
       }
+      case Opt::Limit:
+      case Opt::LimitBurst: {
+        auto n = d.opt == Opt::Limit ? parse_limit_rate(val) : parse_limit_burst(val);
+        if (failed(n)) return error(*v, std::get<std::string>(n));
+        auto& lm = std::get<LimitMatch>(rule_.matches[inst.match_index]);
+        (d.opt == Opt::Limit ? lm.avg : lm.burst) = std::get<uint32_t>(n);
+        break;
+      }
       case Opt::Comment:
         if (val.size() > 255) return error(*v, "comment longer than 255 characters");
         rule_.comment += rule_.comment.empty() ? val : "; " + val;
@@ -545,6 +603,8 @@ class SpecParser {
           if (!m.has(Opt::SrcRange) && !m.has(Opt::DstRange))
             return error(m.tok, "-m iprange requires --src-range or --dst-range");
           break;
+        case Mod::Limit:
+          break;  // every option has a default
         case Mod::Comment:
           if (!m.has(Opt::Comment)) return error(m.tok, "-m comment requires --comment");
           break;
@@ -558,6 +618,7 @@ class SpecParser {
       if (rule_.reject_with == "tcp-reset" && !proto_is(kProtoTcp))
         return error(*reject_tok_, "--reject-with tcp-reset requires -p tcp");
     }
+    order_for_limit();
     return std::nullopt;
   }
 
@@ -582,6 +643,7 @@ class SpecParser {
   Rule rule_;
   std::optional<Token> neg_;  // a pending '!'
   std::vector<ModInst> mods_;
+  std::vector<int> module_of_match_;  // per rule_.matches entry: tag_module()
   std::optional<ModInst> target_mod_;
   std::optional<Token> proto_tok_, src_tok_, dst_tok_, in_tok_, out_tok_, target_tok_, reject_tok_,
       chain_target_;

@@ -2,6 +2,8 @@
 // forms are accepted: resolving hostnames at load time would make a policy depend on DNS.
 #include "values.hpp"
 
+#include <cctype>
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -110,6 +112,49 @@ Parsed<std::vector<Cidr>> parse_cidr_list(std::string_view s, Family family) {
     out.push_back(std::get<Cidr>(c));
   }
   return out;
+}
+
+Parsed<uint32_t> parse_limit_rate(std::string_view s) {
+  const std::string bad = "bad rate '" + std::string(s) + "' (expected N/second, N/minute, N/hour or N/day)";
+  const size_t slash = s.find('/');
+  const std::string_view count = s.substr(0, slash);
+  uint64_t mult = 1;
+  if (slash != std::string_view::npos) {
+    const std::string_view unit = s.substr(slash + 1);
+    auto prefix_of = [&](std::string_view word) {
+      if (unit.empty() || unit.size() > word.size()) return false;
+      for (size_t i = 0; i < unit.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(unit[i])) != word[i]) return false;
+      return true;
+    };
+    // In iptables' order: "m" is a minute.
+    if (prefix_of("second")) mult = 1;
+    else if (prefix_of("minute")) mult = 60;
+    else if (prefix_of("hour")) mult = 60 * 60;
+    else if (prefix_of("day")) mult = 24 * 60 * 60;
+    else return bad;
+  }
+  if (count.empty() || count.size() > 9) return bad;
+  uint64_t n = 0;
+  for (char c : count) {
+    if (c < '0' || c > '9') return bad;
+    n = n * 10 + uint64_t(c - '0');
+  }
+  if (n == 0) return bad;
+  const uint64_t avg = LimitMatch::kScale * mult / n;
+  if (avg == 0) return "rate too fast '" + std::string(s) + "' (at most 10000/second)";
+  return uint32_t(avg);
+}
+
+Parsed<uint32_t> parse_limit_burst(std::string_view s) {
+  uint64_t n = 0;
+  if (s.empty() || s.size() > 5) return "bad --limit-burst '" + std::string(s) + "' (0-10000)";
+  for (char c : s) {
+    if (c < '0' || c > '9') return "bad --limit-burst '" + std::string(s) + "' (0-10000)";
+    n = n * 10 + uint64_t(c - '0');
+  }
+  if (n > 10000) return "bad --limit-burst '" + std::string(s) + "' (0-10000)";
+  return uint32_t(n);
 }
 
 Parsed<std::pair<IpAddr, IpAddr>> parse_ip_range(std::string_view s, Family family) {

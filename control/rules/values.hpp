@@ -34,6 +34,11 @@ Parsed<std::vector<Cidr>> parse_cidr_list(std::string_view s, Family family);
 // -m iprange --src-range/--dst-range: "addr" or "addr-addr" (numeric addresses of the
 // family; a reversed range is kept as written).
 Parsed<std::pair<IpAddr, IpAddr>> parse_ip_range(std::string_view s, Family family);
+// -m limit --limit N[/UNIT] (UNIT: any leading part of second, minute, hour or day; per
+// second without one), as iptables turns it into LimitMatch::avg.
+Parsed<uint32_t> parse_limit_rate(std::string_view s);
+// --limit-burst N, 0-10000 as iptables takes it.
+Parsed<uint32_t> parse_limit_burst(std::string_view s);
 
 // -p: name, number or "all"; 0 means all protocols.
 Parsed<uint8_t> parse_protocol(std::string_view s);

@@ -113,12 +113,12 @@ void Engine::judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, 
       return;
     }
   }
-  judge_tracked(d, in, egress, ct, o, cacheable);
+  judge_tracked(d, in, egress, ct, now, o, cacheable);
 }
 
 // FORWARD for each egress port, the packet's ct state known; then confirm a new entry.
 void Engine::judge_tracked(const Decoded& d, PortId in, PortMask egress, const CtResult& ct,
-                           FrameOutcome& o, bool cacheable) {
+                           uint64_t now, FrameOutcome& o, bool cacheable) {
   o.ct = ct.state;
   // The steady state, apart: an ESTABLISHED packet of the flow itself (not an error RELATED
   // to it, not INVALID) going to one port, neither end the host. Only such a packet may
@@ -128,7 +128,7 @@ void Engine::judge_tracked(const Decoded& d, PortId in, PortMask egress, const C
       ct.entry != kNoCtEntry && std::has_single_bit(egress) &&
       !(host_ports_ & ((PortMask{1} << in) | egress))) {
     const PortId p = static_cast<PortId>(std::countr_zero(egress));
-    const PolicyDecision dec = judge_cached(d, in, p, ct);
+    const PolicyDecision dec = judge_cached(d, in, p, ct, now);
     o.n_per = 1;
     set_verdict(o.per[0], p, dec);
     if (dec.accept) o.to = egress;
@@ -139,6 +139,7 @@ void Engine::judge_tracked(const Decoded& d, PortId in, PortMask egress, const C
   q.ct = ct.state;
   q.in = in;
   q.bytes = counted_ip_bytes(d);
+  q.now_ns = now;
   bool host_in = host_ports_ & (PortMask{1} << in);
   for (PortMask m = egress; m != 0; m &= m - 1) {
     PortId p = static_cast<PortId>(std::countr_zero(m));
@@ -158,8 +159,10 @@ void Engine::judge_tracked(const Decoded& d, PortId in, PortMask egress, const C
 }
 
 PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
-                                       const CtResult& ct, CtVerdictCache& slot) {
+                                       const CtResult& ct, uint64_t now_ns,
+                                       CtVerdictCache& slot) {
   PolicyQuery q;
+  q.now_ns = now_ns;
   q.pkt = &d;
   q.ct = ct.state;
   q.in = in;

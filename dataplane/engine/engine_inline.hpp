@@ -104,11 +104,12 @@ inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m); }
 // Inline (one call per established frame); a miss goes to judge_and_cache().
 [[gnu::always_inline]] inline PolicyDecision Engine::judge_cached(const Decoded& d, PortId in,
                                                                   PortId out,
-                                                                  const CtResult& ct) {
+                                                                  const CtResult& ct,
+                                                                  uint64_t now_ns) {
   CtVerdictCache& slot = ct_->verdict_cache(ct.entry, ct.reply);
   const uint32_t id = cached_record(slot, mac_key(d.src_mac), engine_detail::cache_key_flags(d),
                                     in, out, ct.state);
-  if (id == kNoCtEntry) return judge_and_cache(d, in, out, ct, slot);
+  if (id == kNoCtEntry) return judge_and_cache(d, in, out, ct, now_ns, slot);
   count_cached(id, counted_ip_bytes(d));
   return records_[id].dec;
 }

@@ -135,7 +135,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   const CtResult ct = conntrack.express_track(f.ts_ns, x.ct);
   if (ct.state != CtState::Established) {  // the window check made it INVALID: FORWARD
     fill_decoded(x, scratch);
-    judge_tracked(scratch, in, egress, ct, o, false);
+    judge_tracked(scratch, in, egress, ct, f.ts_ns, o, false);
     record(o);
     return true;
   }

@@ -180,8 +180,23 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
   cx.mac_count = uint32_t(macs.size());
   cx.next_aux_bit = fm.nrules;
   std::vector<DimConstraint> cons[kDimCount];
-  for (uint32_t i = 0; i < fm.nrules; ++i)
-    if (auto err = lower_rule(*rule_src[i], i, cx, cons, fm.aux)) return err;
+  for (uint32_t i = 0; i < fm.nrules; ++i) {
+    const Rule& r = *rule_src[i];
+    const auto limit = std::find_if(r.matches.begin(), r.matches.end(), [](const Match& m) {
+      return std::holds_alternative<LimitMatch>(m);
+    });
+    if (limit == r.matches.end()) {
+      if (auto err = lower_rule(r, i, cx, cons, fm.aux)) return err;
+      continue;
+    }
+    // The bit: the matches before the first limit; the rest, tested per packet.
+    Rule prefix = r, tail;
+    prefix.matches.assign(r.matches.begin(), limit);
+    tail.matches.assign(limit, r.matches.end());
+    if (auto err = lower_rule(prefix, i, cx, cons, fm.aux)) return err;
+    fm.rules[i].tail = int32_t(fm.tails.size());
+    fm.tails.push_back(std::move(tail));
+  }
   fm.nbits = cx.next_aux_bit;
   fm.words = (fm.nbits + 63) / 64;
   fm.aux_word_begin.assign(fm.words + 1, 0);
@@ -247,6 +262,8 @@ std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> CompiledPolicy:
   }
   impl->ports.assign(ports.begin(), ports.end());
   impl->bridge_name = bridge_name;
+  impl->limits = std::make_unique<policy::LimitBuckets>(impl->rules[0] ? &*impl->rules[0] : nullptr,
+                                                        impl->rules[1] ? &*impl->rules[1] : nullptr);
   impl->counters = std::make_unique<RuleCounter[]>(impl->infos.size());
   return std::shared_ptr<const CompiledPolicy>(new CompiledPolicy(std::move(impl)));
 }
@@ -258,6 +275,7 @@ std::vector<PolicyTraceStep> CompiledPolicy::trace(const PolicyQuery& q, PolicyD
   policy::ReferenceEvaluator ref(im.rules[0] ? &*im.rules[0] : nullptr,
                                  im.rules[1] ? &*im.rules[1] : nullptr, im.ports,
                                  im.bridge_name);
+  ref.use_limits(im.limits.get(), false);  // a limit is shown as it stands, none spent
   std::vector<PolicyTraceStep> steps;
   policy::ReferenceResult r = ref.judge(q, [&](const policy::TraceStep& t) {
     steps.push_back({t.rule_id, t.matched});

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "policy_impl.hpp"
+#include "reference_evaluator.hpp"
 
 namespace tapwall {
 
@@ -266,6 +267,17 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
     bool leave = i >= c.end;
     if (!leave) {
       const CRule& r = fm.rules[i];
+      if (r.tail >= 0) {
+        // Its limit decides per packet, so neither the memo nor a caller may keep this.
+        cacheable = false;
+        const bool matched = reference_rule_matches(
+            fm.tails[std::size_t(r.tail)], Family(fi), q, im.ports, im.bridge_name,
+            [&](uint32_t k) { return im.limits->pass(r.id, k, q.now_ns, counting); });
+        if (!matched) {
+          pos = i + 1;
+          continue;
+        }
+      }
       visit(r.id);
       switch (r.target) {
         case TargetKind::Accept:

@@ -95,16 +95,27 @@ bool match_one(const Match& m, Family family, const PolicyQuery& q,
 }  // namespace
 
 bool reference_rule_matches(const Rule& rule, Family family, const PolicyQuery& q,
-                            const std::vector<PortDesc>& ports, const std::string& bridge_name) {
+                            const std::vector<PortDesc>& ports, const std::string& bridge_name,
+                            const LimitFn& limit) {
   if (rule.proto && (q.pkt->ip_proto == rule.proto->proto) == rule.proto->negated) return false;
-  for (const Match& m : rule.matches)
-    if (!match_one(m, family, q, ports, bridge_name)) return false;
+  uint32_t k = 0;
+  for (const Match& m : rule.matches) {
+    if (std::holds_alternative<LimitMatch>(m)) {
+      if (limit && !limit(k)) return false;
+      ++k;
+    } else if (!match_one(m, family, q, ports, bridge_name)) {
+      return false;
+    }
+  }
   return true;
 }
 
 ReferenceEvaluator::ReferenceEvaluator(const RuleSet* v4, const RuleSet* v6,
                                        std::vector<PortDesc> ports, std::string bridge_name)
-    : ports_(std::move(ports)), bridge_name_(std::move(bridge_name)) {
+    : ports_(std::move(ports)),
+      bridge_name_(std::move(bridge_name)),
+      own_limits_(std::make_unique<LimitBuckets>(v4, v6)),
+      limits_(own_limits_.get()) {
   int32_t next = 0;
   const RuleSet* sets[2] = {v4, v6};
   for (int f = 0; f < 2; ++f) {
@@ -118,6 +129,11 @@ ReferenceEvaluator::ReferenceEvaluator(const RuleSet* v4, const RuleSet* v6,
       fr.policy_ids.push_back(c.builtin ? next++ : kNoRule);
     }
   }
+}
+
+void ReferenceEvaluator::use_limits(const LimitBuckets* limits, bool take) {
+  limits_ = limits;
+  take_ = take;
 }
 
 ReferenceResult ReferenceEvaluator::judge(const PolicyQuery& q, const TraceFn& trace) const {
@@ -143,7 +159,9 @@ ReferenceResult ReferenceEvaluator::judge(const PolicyQuery& q, const TraceFn& t
     for (std::size_t i = 0; i < c.rules.size(); ++i) {
       const Rule& r = c.rules[i];
       const int32_t id = fr.ids[ci][i];
-      bool matched = reference_rule_matches(r, family, q, ports_, bridge_name_);
+      bool matched = reference_rule_matches(r, family, q, ports_, bridge_name_, [&](uint32_t k) {
+        return limits_->pass(id, k, q.now_ns, take_);
+      });
       if (trace) trace(TraceStep{id, &r, &c.name, matched});
       if (!matched) continue;
       res.counted.push_back(id);

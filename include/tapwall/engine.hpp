@@ -162,15 +162,19 @@ class Engine {
   void judge(const Decoded& d, std::span<const uint8_t> frame, PortId in, PortMask egress,
              uint64_t now, bool csum_partial, FrameOutcome& o, const CtLookup* lk = nullptr,
              bool cacheable = false);
+  // now: the packet's time (a reassembled datagram's outcome has none of its own yet).
   void judge_tracked(const Decoded& d, PortId in, PortMask egress, const CtResult& ct,
-                     FrameOutcome& o, bool cacheable);
+                     uint64_t now, FrameOutcome& o, bool cacheable);
   bool express(const FrameIn& f, ExpressFrame& x, const CtLookup& lk, Decoded& scratch,
                std::vector<FrameOutcome>& out);
   uint32_t cached_record(const CtVerdictCache& slot, uint64_t src_mac, uint8_t tcp_flags,
                          PortId in, PortId out, CtState ct) const;
   void count_cached(uint32_t record, uint32_t ip_bytes);
-  PolicyDecision judge_cached(const Decoded& d, PortId in, PortId out, const CtResult& ct);
+  // now_ns: the frame's time (a `-m limit` rule's bucket refills by it).
+  PolicyDecision judge_cached(const Decoded& d, PortId in, PortId out, const CtResult& ct,
+                              uint64_t now_ns);
   PolicyDecision judge_and_cache(const Decoded& d, PortId in, PortId out, const CtResult& ct,
+                                 uint64_t now_ns,
                                  CtVerdictCache& slot);
   uint32_t intern(const VerdictRecord& r);
   void flush_verdict_counts();

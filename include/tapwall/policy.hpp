@@ -55,6 +55,7 @@ struct PolicyQuery {
   CtState ct = CtState::None;
   PortId in = kNoPort, out = kNoPort;
   uint32_t bytes = 0;  // frame length, for byte counters
+  uint64_t now_ns = 0;  // the frame's time: what `-m limit`'s token buckets refill by
 };
 
 // The rule ids one judgement counted, in the order it counted them. For a caller that

@@ -123,8 +123,19 @@ struct FragmentMatch {
   bool negated = false;
 };
 
+// -m limit [--limit RATE[/UNIT]] [--limit-burst N], as iptables encodes it: `avg` is the
+// mean interval between packets in 1/10000 s (iptables' XT_LIMIT_SCALE; default 3/hour),
+// `burst` the bucket's size in packets (default 5). Stateful: the rule's own token bucket
+// decides each packet (policy/limit_buckets.hpp says how, as the kernel does it).
+struct LimitMatch {
+  static constexpr uint32_t kScale = 10000;
+  uint32_t avg = kScale * 60 * 60 / 3;
+  uint32_t burst = 5;
+};
+
 using Match = std::variant<AddrMatch, PortMatch, IcmpTypeMatch, StateMatch, PhysdevMatch,
-                           MacMatch, TcpFlagsMatch, FragmentMatch, AddrRangeMatch, IfaceMatch>;
+                           MacMatch, TcpFlagsMatch, FragmentMatch, AddrRangeMatch, IfaceMatch,
+                           LimitMatch>;
 
 enum class TargetKind : uint8_t { Accept, Drop, Reject, Return, Jump, Goto, Log, None };
 

@@ -49,6 +49,12 @@ std::shared_ptr<const CompiledPolicy> policy_from_text(const std::string& text,
   return std::get<std::shared_ptr<const CompiledPolicy>>(compiled);
 }
 
+// An iptables-save filter table whose FORWARD chain drops by default and holds `rules`.
+std::string forward_drop_table(const std::string& rules) {
+  return "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n" + rules +
+         "COMMIT\n";
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   EngineTest() {
@@ -290,17 +296,67 @@ TEST_F(EngineTest, NewPolicyKeepsConntrackAndJudgesLaterPackets) {
   learn_stations(kSec);
   feed1(guest_to_lan_tcp(22, 5000, kTcpSyn, 100), kTap0, 2 * kSec);
   // New policy: vboxin accepts only established traffic.
-  const std::string strict =
-      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+  const std::string strict = forward_drop_table(
       "-A FORWARD -m physdev --physdev-in tap0 -j ACCEPT\n"
-      "-A FORWARD -m physdev --physdev-out tap0 -m state --state ESTABLISHED -j ACCEPT\n"
-      "COMMIT\n";
+      "-A FORWARD -m physdev --physdev-out tap0 -m state --state ESTABLISHED -j ACCEPT\n");
   engine_->set_policy(policy_from_text(strict, cfg_.ports, 2));
   FrameOutcome reply = feed1(lan_to_guest_tcp(5000, 22, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec);
   EXPECT_EQ(reply.ct, CtState::Established);
   EXPECT_EQ(reply.to, bit(kTap0));
   FrameOutcome http = feed1(lan_to_guest_tcp(40001, 8080, kTcpSyn), kEth0, 2 * kSec);
   EXPECT_EQ(http.to, 0u);  // allowed by the seed's rules, not by the new ones
+}
+
+// A `-m limit` rule decides each packet by its token bucket, so an established flow's
+// verdict is never cached on its entry: with the cache, the second ACK from the LAN would
+// have been forwarded on the first one's say.
+TEST_F(EngineTest, LimitRuleJudgesEveryPacketOfAnEstablishedFlow) {
+  const std::string limited = forward_drop_table(
+      "-A FORWARD -m physdev --physdev-in tap0 -j ACCEPT\n"
+      "-A FORWARD -m state --state ESTABLISHED -m limit --limit 1/hour --limit-burst 2 -j ACCEPT\n");
+  engine_->set_policy(policy_from_text(limited, cfg_.ports, 2));
+  learn_stations(kSec);
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
+  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
+            bit(kTap0));  // token 1 of 2
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  FrameOutcome first = feed1(lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101), kEth0, 3 * kSec);
+  EXPECT_EQ(first.ct, CtState::Established);
+  EXPECT_EQ(first.to, bit(kTap0));  // token 2
+  const uint64_t hits = engine_->counters().verdict_cache_hits;
+  for (int i = 0; i < 2; ++i) {
+    FrameOutcome later = feed1(lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101), kEth0, 4 * kSec);
+    EXPECT_EQ(later.ct, CtState::Established);
+    EXPECT_EQ(later.to, 0u);  // no token left: FORWARD's policy
+    ASSERT_EQ(later.n_per, 1);
+    EXPECT_EQ(later.per[0].reason, DropReason::ChainPolicy);
+  }
+  EXPECT_EQ(engine_->counters().verdict_cache_hits, hits);
+}
+
+// A reassembled datagram is judged at its last fragment's time: its limit bucket refills by
+// that, not by a time of 0 (which once made the next packet find the bucket full again).
+TEST_F(EngineTest, LimitRuleJudgesAReassembledDatagramAtItsTime) {
+  const std::string limited = forward_drop_table(
+      "-A FORWARD -p udp -m limit --limit 1/second --limit-burst 1 -j ACCEPT\n");
+  engine_->set_policy(policy_from_text(limited, cfg_.ports, 2));
+  learn_stations(kSec);
+  auto udp = [&](uint16_t dport) {
+    return FrameBuilder{}
+        .eth(kGuestMac, kLanMac)
+        .ipv4({.src = kLanIp, .dst = kGuestIp})
+        .udp({.sport = 40000, .dport = dport})
+        .build();
+  };
+  const uint64_t t = 100 * kSec;
+  EXPECT_EQ(feed1(udp(5000), kEth0, t).to, bit(kTap0));  // the one token
+  auto [a, b] = udp_fragments(5001);
+  EXPECT_EQ(feed(a, kEth0, t + kSec / 10).size(), 0u);
+  auto out = feed(b, kEth0, t + kSec / 5);
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& o : out) EXPECT_EQ(o.to, 0u);  // 0.2 s: a fifth of a token
+  EXPECT_EQ(feed1(udp(5002), kEth0, t + kSec / 2).to, 0u);  // half a token
+  EXPECT_EQ(feed1(udp(5003), kEth0, t + kSec).to, bit(kTap0));  // a whole one
 }
 
 }  // namespace

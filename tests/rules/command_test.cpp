@@ -25,7 +25,7 @@ TEST(Command, HostOnlyChainsKeepRulesTapwallDoesNotImplement) {
   const std::string save =
       "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
       "-A INPUT -i lo -j ACCEPT\n"
-      "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 3/min -j ACCEPT\n"
+      "-A INPUT -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-upto 3/min --hashlimit-name ssh -j ACCEPT\n"
       "-A OUTPUT -m owner --uid-owner 0 -j ACCEPT\n"
       "-A INPUT -m recent --name ssh --set\n"
       "-A FORWARD -j ACCEPT\nCOMMIT\n";
@@ -33,22 +33,23 @@ TEST(Command, HostOnlyChainsKeepRulesTapwallDoesNotImplement) {
   const auto& in = rs.find("INPUT")->rules;
   ASSERT_EQ(in.size(), 3u);
   EXPECT_TRUE(in[0].host_only.empty());
-  EXPECT_NE(in[1].host_only.find("match module 'limit' is not supported"), std::string::npos) << in[1].host_only;
-  EXPECT_EQ(in[1].text, "-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 3/min -j ACCEPT");
+  EXPECT_NE(in[1].host_only.find("match module 'hashlimit' is not supported"), std::string::npos) << in[1].host_only;
+  EXPECT_EQ(in[1].text, "-A INPUT -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-upto 3/min --hashlimit-name ssh -j ACCEPT");
   EXPECT_TRUE(in[1].matches.empty());
   EXPECT_EQ(in[1].target, TargetKind::None);
   EXPECT_NE(in[2].host_only.find("recent"), std::string::npos);
   EXPECT_NE(rs.find("OUTPUT")->rules[0].host_only.find("owner"), std::string::npos);
   // Not in FORWARD, nor in a user chain (it could be reached from FORWARD).
-  EXPECT_NE(parse_err("iptables -A FORWARD -m limit --limit 1/s -j ACCEPT\n").message.find("'limit' is not supported"),
+  EXPECT_NE(parse_err("iptables -A FORWARD -m recent --name a --set -j ACCEPT\n").message.find("'recent' is not supported"),
             std::string::npos);
-  EXPECT_NE(parse_err("iptables -N c\niptables -A INPUT -j c\niptables -A c -m limit -j ACCEPT\n")
-                .message.find("'limit' is not supported"),
+  EXPECT_NE(parse_err("iptables -N c\niptables -A INPUT -j c\niptables -A c -m recent --name a --set -j ACCEPT\n")
+                .message.find("'recent' is not supported"),
             std::string::npos);
   // Input iptables itself refuses stays an error in INPUT too; so does deleting such a rule.
   EXPECT_NE(parse_err("iptables -A INPUT -s 10.0.0.0/33 -j DROP\n").message.find("prefix"), std::string::npos);
-  EXPECT_NE(parse_err("iptables -A INPUT -m limit -j ACCEPT\niptables -D INPUT -m limit -j ACCEPT\n")
-                .message.find("'limit' is not supported"),
+  EXPECT_NE(parse_err("iptables -A INPUT -m recent --name a --set -j ACCEPT\n"
+                      "iptables -D INPUT -m recent --name a --set -j ACCEPT\n")
+                .message.find("'recent' is not supported"),
             std::string::npos);
 }
 

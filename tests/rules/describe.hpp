@@ -89,6 +89,8 @@ inline std::string describe(const Match& m) {
     return neg(f->negated) + buf;
   }
   if (auto* fr = std::get_if<FragmentMatch>(&m)) return neg(fr->negated) + "frag";
+  if (auto* l = std::get_if<LimitMatch>(&m))
+    return "limit avg=" + std::to_string(l->avg) + " burst=" + std::to_string(l->burst);
   if (auto* i = std::get_if<IfaceMatch>(&m))
     return neg(i->negated) + (i->out ? "out=" : "in=") + i->iface.name + (i->iface.wildcard ? "+" : "");
   if (auto* r = std::get_if<AddrRangeMatch>(&m))

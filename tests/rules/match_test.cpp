@@ -209,6 +209,30 @@ TEST(Fragment, FirstAndNonFirst) {
   EXPECT_EQ(rule("! -f"), "!frag -> none");
 }
 
+// -m limit as iptables encodes it: avg = 10000 x seconds per unit / N, burst 5 by default.
+TEST(Limit, RatesUnitsAndDefaults) {
+  EXPECT_EQ(rule("-m limit"), "limit avg=12000000 burst=5 -> none");  // 3/hour
+  EXPECT_EQ(rule("-m limit --limit 5/min --limit-burst 7"), "limit avg=120000 burst=7 -> none");
+  EXPECT_EQ(rule("-m limit --limit 2/s"), "limit avg=5000 burst=5 -> none");
+  EXPECT_EQ(rule("-m limit --limit 4"), "limit avg=2500 burst=5 -> none");  // per second
+  EXPECT_EQ(rule("-m limit --limit 1/DAY"), "limit avg=864000000 burst=5 -> none");
+  EXPECT_EQ(rule("-m limit --limit 3/m"), "limit avg=200000 burst=5 -> none");  // m: minute
+  EXPECT_EQ(rule("-m limit --limit 7/hour --limit-burst 0"), "limit avg=5142857 burst=0 -> none");
+  EXPECT_EQ(rule("-m limit --limit 10000/sec", Family::Ipv6), "limit avg=1 burst=5 -> none");
+}
+
+// iptables-nft tests the addresses, interfaces and -f first, then each module's tests in
+// the order the modules were loaded (as `nft list ruleset` shows them on the lab): a limit
+// spends a token on every packet that reaches it, so that is the order a limit rule keeps.
+TEST(Limit, RuleOrderIsTheKernelsTestOrder) {
+  EXPECT_EQ(rule("-m limit --limit 2/s -p tcp --dport 23 -s 192.0.2.1"),
+            "proto=6 src=192.0.2.1/32 limit avg=5000 burst=5 dport=23 -> none");
+  EXPECT_EQ(rule("-p tcp -m tcp --dport 22 -m limit --limit 1/s --sport 5"),
+            "proto=6 dport=22 sport=5 limit avg=10000 burst=5 -> none");
+  EXPECT_EQ(rule("-m limit --limit 3/s -m comment --comment x -m limit --limit 4/s -f"),
+            "frag limit avg=3333 burst=5 limit avg=2500 burst=5 comment=x -> none");
+}
+
 TEST(Matches, KeepTheOrderWritten) {
   EXPECT_EQ(rule("-m state --state NEW -s 1.2.3.4 -m physdev --physdev-in tap0 -f"),
             "state=NEW src=1.2.3.4/32 physdev(in=tap0) frag -> none");

@@ -1,0 +1,132 @@
+// `-m limit`: the token buckets as the kernel keeps them for iptables-nft (nft_limit), and
+// how the compiled matcher and the reference walk use them: a limit rule's decision is
+// never memoized nor handed out as cacheable, a token is spent by every packet that
+// reaches the limit (also when a test after it fails), and nothing is spent by decide()
+// or trace().
+#include <gtest/gtest.h>
+
+#include "../../dataplane/policy/limit_buckets.hpp"
+#include "../../dataplane/policy/reference_evaluator.hpp"
+#include "policy_test_util.hpp"
+
+namespace tapwall::testing {
+namespace {
+
+constexpr uint64_t kSec = 1000000000ull;
+
+LimitMatch limit(uint32_t per, uint32_t unit_s, uint32_t burst) {
+  return LimitMatch{LimitMatch::kScale * unit_s / per, burst};
+}
+
+// What `nft list ruleset` showed on the lab's iptables-nft for these rules (rate/unit),
+// and the bucket nft_limit_init makes of them.
+TEST(NftLimit, ConversionAsIptablesNftAndTheKernelDoIt) {
+  const policy::NftLimit a = policy::nft_limit_of(limit(5, 60, 7));
+  EXPECT_EQ(a.rate, 5u);
+  EXPECT_EQ(a.unit_s, 60u);
+  EXPECT_EQ(a.cost_ns, 12 * kSec);
+  EXPECT_EQ(a.tokens_max_ns, 84 * kSec);
+  const policy::NftLimit d = policy::nft_limit_of(LimitMatch{});  // -m limit: 3/hour, burst 5
+  EXPECT_EQ(d.rate, 3u);
+  EXPECT_EQ(d.unit_s, 3600u);
+  EXPECT_EQ(d.cost_ns, 1200 * kSec);
+  EXPECT_EQ(d.tokens_max_ns, 6000 * kSec);
+  // Odd rates keep their unit ("7/minute", "13/hour", "90/minute", "1/second" on the lab).
+  EXPECT_EQ(policy::nft_limit_of(limit(7, 60, 5)).rate, 7u);
+  EXPECT_EQ(policy::nft_limit_of(limit(7, 60, 5)).unit_s, 60u);
+  EXPECT_EQ(policy::nft_limit_of(limit(13, 3600, 5)).rate, 13u);
+  EXPECT_EQ(policy::nft_limit_of(limit(13, 3600, 5)).unit_s, 3600u);
+  EXPECT_EQ(policy::nft_limit_of(limit(90, 60, 5)).rate, 90u);
+  EXPECT_EQ(policy::nft_limit_of(limit(90, 60, 5)).unit_s, 60u);
+  EXPECT_EQ(policy::nft_limit_of(limit(1, 1, 5)).rate, 1u);
+  EXPECT_EQ(policy::nft_limit_of(limit(1, 1, 5)).unit_s, 1u);
+  // --limit-burst 0: nft's default burst, 5.
+  EXPECT_EQ(policy::nft_limit_of(limit(1, 1, 0)).burst, 5u);
+  EXPECT_EQ(policy::nft_limit_of(limit(1, 1, 0)).tokens_max_ns, 5 * kSec);
+}
+
+RuleSet one_limit_rule(LimitMatch lm) {
+  RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  chain(rs, "FORWARD").rules = {rule("-A FORWARD -m limit -j ACCEPT", {lm}, TargetKind::Accept)};
+  return rs;
+}
+
+// Full at first; a packet costs unit/rate; refilled by the time since the last packet,
+// whether that one passed or not; looking spends nothing.
+TEST(LimitBuckets, BurstThenRefillByElapsedTime) {
+  const RuleSet rs = one_limit_rule(limit(1, 1, 2));  // 1/second, burst 2
+  const int32_t id = rule_id(rs, "FORWARD", 0);
+  policy::LimitBuckets b(&rs, nullptr);
+  const uint64_t t0 = 100 * kSec;
+  EXPECT_TRUE(b.pass(id, 0, t0, false));  // a look
+  EXPECT_TRUE(b.pass(id, 0, t0, true));
+  EXPECT_TRUE(b.pass(id, 0, t0, true));
+  EXPECT_FALSE(b.pass(id, 0, t0, true));
+  EXPECT_FALSE(b.pass(id, 0, t0 + kSec / 2, true));  // half a packet's worth
+  EXPECT_TRUE(b.pass(id, 0, t0 + kSec, false));
+  EXPECT_TRUE(b.pass(id, 0, t0 + kSec, true));  // the other half
+  EXPECT_FALSE(b.pass(id, 0, t0 + kSec, true));
+  EXPECT_TRUE(b.pass(id, 0, t0 + 100 * kSec, true));  // capped at the burst: two, not 99
+  EXPECT_TRUE(b.pass(id, 0, t0 + 100 * kSec, true));
+  EXPECT_FALSE(b.pass(id, 0, t0 + 100 * kSec, true));
+}
+
+// The compiled matcher spends tokens per judgement, counts the rule only when it matched,
+// and never keeps the decision (not in the memo, not as a cacheable path).
+TEST(LimitRule, CompiledDecisionsFollowTheBucketAndAreNeverCached) {
+  const RuleSet rs = one_limit_rule(limit(1, 1, 2));
+  auto pol = compile_ok(&rs, nullptr, two_ports());
+  ASSERT_TRUE(pol);
+  PolicyEvaluator ev(pol);
+  const Decoded d = tcp4("192.0.2.1", "198.51.100.2", 1000, 80);
+  PolicyQuery q = query(d, CtState::Established, 0, 1);
+  q.now_ns = 50 * kSec;
+  const bool want[] = {true, true, false, false};
+  for (bool w : want) {
+    PolicyPath path;
+    EXPECT_EQ(ev.judge(q, path).accept, w);
+    EXPECT_FALSE(path.complete);  // the engine must not cache it
+  }
+  EXPECT_EQ(ev.memo_stats().hits, 0u);
+  EXPECT_EQ(pol->counter(rule_id(rs, "FORWARD", 0)).packets.load(), 2u);
+  EXPECT_EQ(pol->counter(policy_id(rs, "FORWARD")).packets.load(), 2u);
+  // decide() and trace() look without spending: one token back after a second, and both
+  // say so as often as asked; then a judgement spends it.
+  q.now_ns += kSec;
+  EXPECT_TRUE(ev.decide(q).accept);
+  EXPECT_TRUE(ev.decide(q).accept);
+  PolicyDecision traced;
+  pol->trace(q, &traced);
+  EXPECT_TRUE(traced.accept);
+  EXPECT_TRUE(ev.judge(q).accept);
+  EXPECT_FALSE(ev.judge(q).accept);
+}
+
+// A limit spends a token on every packet that reaches it, whatever follows: in
+// `-m limit -p tcp --dport 23` the port is tested after the limit (iptables-nft's order),
+// in `-p tcp --dport 23 -m limit` before it. The reference walk agrees, bucket for bucket.
+TEST(LimitRule, TestsAfterTheLimitDoNotSaveItsToken) {
+  for (bool limit_first : {true, false}) {
+    SCOPED_TRACE(limit_first ? "limit, then the port" : "the port, then the limit");
+    RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+    std::vector<Match> m = {limit(1, 3600, 1), dport(23, 23)};
+    if (!limit_first) std::swap(m[0], m[1]);
+    chain(rs, "FORWARD").rules = {proto_rule("-A FORWARD ...", kProtoTcp, m, TargetKind::Accept)};
+    auto pol = compile_ok(&rs, nullptr, two_ports());
+    ASSERT_TRUE(pol);
+    PolicyEvaluator ev(pol);
+    policy::ReferenceEvaluator ref(&rs, nullptr, two_ports());
+    const Decoded web = tcp4("192.0.2.1", "198.51.100.2", 1000, 80);
+    const Decoded telnet = tcp4("192.0.2.1", "198.51.100.2", 1000, 23);
+    PolicyQuery qw = query(web, CtState::New, 0, 1), qt = query(telnet, CtState::New, 0, 1);
+    qw.now_ns = qt.now_ns = 10 * kSec;
+    EXPECT_FALSE(ev.judge(qw).accept);
+    EXPECT_FALSE(ref.judge(qw).decision.accept);
+    // The web packet spent the only token when the limit came first.
+    EXPECT_EQ(ev.judge(qt).accept, !limit_first);
+    EXPECT_EQ(ref.judge(qt).decision.accept, !limit_first);
+  }
+}
+
+}  // namespace
+}  // namespace tapwall::testing
