@@ -6,12 +6,16 @@
 # the kernel on combinations nobody wrote (recorded under random_mix's traffic).
 #
 # usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] [--reject] [--iprange]
-#        [--iface] > rules.v4
+#        [--iface] [--limit] > rules.v4
 # --reject turns most (7 in 10) DROP targets into REJECT, with a random --reject-with
 # valid for the rule (or none: the default), drawn from a random stream of its own, so the
 # rest of the seed's ruleset is the same as without it. --iprange adds `-m iprange`
 # address ranges to some rules (3 in 10), from a stream of its own likewise; --iface adds
-# -i / -o (in FORWARD they name the bridge, br0, never a port) likewise.
+# -i / -o (in FORWARD they name the bridge, br0, never a port) likewise; --limit adds
+# `-m limit` (3 in 10 rules) likewise, somewhere among the rule's matches (where it sits
+# decides which packets spend its tokens), at rates of a minute or slower a token, so a
+# recording sees bursts run out and no refill whose timing would have to agree to the
+# microsecond.
 # Invariants: the same seed, family and --reject give the same file; jumps only go down
 # the chain list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
 import argparse
@@ -44,6 +48,9 @@ RANGES = {4: ["192.0.2.1-192.0.2.2", "192.0.2.2-192.0.2.3", "192.0.2.1-192.0.2.3
               "2001:db8::3-2001:db8::1"]}
 # -i / -o names: the bridge, wildcards that take it in or not, a port, another device.
 IFACES = ["br0", "br0", "br+", "b+", "eth0", "tap0", "br1", "lo", "tap+"]
+# -m limit rates (None: iptables' default, 3/hour) and bursts (None: the default, 5).
+LIMIT_RATES = [None, "1/hour", "2/hour", "5/hour", "20/h", "3/day", "4/d", "30/hour"]
+LIMIT_BURSTS = [None, 1, 1, 2, 3, 8, 0]
 STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
 MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02", "02:00:00:00:02:03"]
@@ -71,7 +78,18 @@ def iprange(ipr, family):
     return "-m iprange " + " ".join(opts)
 
 
-def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None):
+def limit(lim):
+    """-m limit with a slow rate and a small burst, each maybe left at its default."""
+    opts = ["-m limit"]
+    rate, burst = lim.choice(LIMIT_RATES), lim.choice(LIMIT_BURSTS)
+    if rate is not None:
+        opts.append("--limit %s" % rate)
+    if burst is not None:
+        opts.append("--limit-burst %d" % burst)
+    return " ".join(opts)
+
+
+def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=None):
     parts = []
     if ifc is not None:
         for opt in ("-i", "-o"):
@@ -132,6 +150,8 @@ def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None):
         parts.append("-m mac %s--mac-source %s" % (neg(rnd), rnd.choice(MACS)))
     if family == 4 and rnd.random() < 0.05:
         parts.append("%s-f" % neg(rnd, 0.5))  # never true after defragmentation
+    if lim is not None and lim.random() < 0.3:
+        parts.insert(lim.randint(0, len(parts)), limit(lim))
     target = rnd.choice(targets)
     if rej is not None and target == "DROP" and rej.random() < 0.7:
         target = reject(rej, family, proto)
@@ -140,11 +160,13 @@ def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None):
     return " ".join(["-A", chain] + parts + ["-j", target])
 
 
-def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_iface=False):
+def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_iface=False,
+            with_limit=False):
     rnd = random.Random(seed * 10 + family)
     rej = random.Random("reject %d %d" % (seed, family)) if with_reject else None
     ipr = random.Random("iprange %d %d" % (seed, family)) if with_iprange else None
     ifc = random.Random("iface %d %d" % (seed, family)) if with_iface else None
+    lim = random.Random("limit %d %d" % (seed, family)) if with_limit else None
     lines = ["*filter", ":INPUT ACCEPT [0:0]",
              ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
              ":c1 - [0:0]", ":c2 - [0:0]"]
@@ -155,7 +177,7 @@ def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_ifa
     for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
                               ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
                               ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
-        lines += [rule(rnd, family, chain, targets, ports, rej, ipr, ifc) for _ in range(n)]
+        lines += [rule(rnd, family, chain, targets, ports, rej, ipr, ifc, lim) for _ in range(n)]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -168,8 +190,10 @@ def main():
     ap.add_argument("--reject", action="store_true", help="turn some DROP targets into REJECT")
     ap.add_argument("--iprange", action="store_true", help="add -m iprange to some rules")
     ap.add_argument("--iface", action="store_true", help="add -i / -o to some rules")
+    ap.add_argument("--limit", action="store_true", help="add -m limit to some rules")
     a = ap.parse_args()
-    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange, a.iface), end="")
+    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange, a.iface, a.limit),
+          end="")
 
 
 if __name__ == "__main__":

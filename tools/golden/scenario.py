@@ -450,7 +450,8 @@ CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "mult
          "random_timeouts": lambda lab: random_mix(lab, seed=51, steps=600, pauses=0.03),
          "random_vlan": lambda lab: random_mix(lab, seed=911, guests=(G, G1), vlan=0.5),
          "random_iprange": lambda lab: random_mix(lab, seed=1001),
-         "random_iface": lambda lab: random_mix(lab, seed=1201)}
+         "random_iface": lambda lab: random_mix(lab, seed=1201),
+         "random_limit": lambda lab: random_mix(lab, seed=1401)}
 
 
 def main():
