@@ -50,14 +50,15 @@ bool LimitBuckets::pass(int32_t rule_id, uint32_t k, uint64_t now_ns, bool take)
   std::lock_guard lock(mu_);
   Bucket& b = buckets_[std::size_t(first_of_rule_[std::size_t(rule_id)]) + k];
   // nft_limit_eval: refill by the time since the last packet, capped; spend if enough.
-  // (A clock stepping back adds nothing, where the kernel's monotonic clock never does.)
+  // A frame behind the bucket's time (another worker's, read a little earlier) neither
+  // refills it nor moves it back: the kernel's clock, read at judgement, never steps back.
   uint64_t tokens = b.started ? b.tokens_ns + (now_ns > b.last_ns ? now_ns - b.last_ns : 0)
                               : b.limit.tokens_max_ns;
   if (tokens > b.limit.tokens_max_ns) tokens = b.limit.tokens_max_ns;
   const bool ok = tokens >= b.limit.cost_ns;
   if (take) {
+    b.last_ns = b.started && b.last_ns > now_ns ? b.last_ns : now_ns;
     b.started = true;
-    b.last_ns = now_ns;
     b.tokens_ns = ok ? tokens - b.limit.cost_ns : tokens;
   }
   return ok;

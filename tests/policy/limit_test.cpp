@@ -69,6 +69,11 @@ TEST(LimitBuckets, BurstThenRefillByElapsedTime) {
   EXPECT_TRUE(b.pass(id, 0, t0 + 100 * kSec, true));  // capped at the burst: two, not 99
   EXPECT_TRUE(b.pass(id, 0, t0 + 100 * kSec, true));
   EXPECT_FALSE(b.pass(id, 0, t0 + 100 * kSec, true));
+  // A frame a little behind (another worker's) neither refills nor winds the bucket back:
+  // a second on there is one token, not one and a half, so half a second later none.
+  EXPECT_FALSE(b.pass(id, 0, t0 + 99 * kSec + kSec / 2, true));
+  EXPECT_TRUE(b.pass(id, 0, t0 + 101 * kSec, true));
+  EXPECT_FALSE(b.pass(id, 0, t0 + 101 * kSec + kSec / 2, true));
 }
 
 // The compiled matcher spends tokens per judgement, counts the rule only when it matched,
