@@ -6,8 +6,9 @@
 // use as the AND of the packet's class bitsets (skipping dimensions whose class constrains
 // nothing) and resolving `--ports` (either) rules from the port classes.
 // Invariants: the memo belongs to one CompiledPolicy (the evaluator's), so entries never go
-// stale; a decision whose counted path exceeds kMaxPath rules is not memoized (it is still
-// decided and counted correctly, only recomputed each time).
+// stale; a decision whose counted path exceeds kMaxPath rules, or whose walk reached a
+// `-m limit` (its token bucket decides per packet), is not memoized nor reported as a
+// complete path (it is still decided and counted correctly, only recomputed each time).
 // Thread-safety: one evaluator per thread; counters are shared relaxed atomics.
 #include <bit>
 #include <cstring>
