@@ -14,8 +14,8 @@ namespace tapwall::control {
 namespace {
 
 enum class Mod : uint8_t {
-  Tcp, Udp, Icmp, Icmp6, Multiport, State, Conntrack, Physdev, Mac, Iprange, Limit, Comment,
-  Reject, Log
+  Tcp, Udp, Icmp, Icmp6, Multiport, State, Conntrack, Physdev, Mac, Iprange, Limit, Length,
+  Comment, Reject, Log
 };
 
 std::string_view mod_name(Mod m) {
@@ -31,6 +31,7 @@ std::string_view mod_name(Mod m) {
     case Mod::Mac: return "mac";
     case Mod::Iprange: return "iprange";
     case Mod::Limit: return "limit";
+    case Mod::Length: return "length";
     case Mod::Comment: return "comment";
     case Mod::Reject: return "REJECT";
     case Mod::Log: return "LOG";
@@ -38,19 +39,19 @@ std::string_view mod_name(Mod m) {
   return "";
 }
 
-constexpr std::array<std::pair<std::string_view, Mod>, 12> kMatchModules{{
+constexpr std::array<std::pair<std::string_view, Mod>, 13> kMatchModules{{
     {"tcp", Mod::Tcp}, {"udp", Mod::Udp}, {"icmp", Mod::Icmp}, {"icmp6", Mod::Icmp6},
     {"multiport", Mod::Multiport}, {"state", Mod::State}, {"conntrack", Mod::Conntrack},
     {"physdev", Mod::Physdev}, {"mac", Mod::Mac}, {"iprange", Mod::Iprange},
-    {"limit", Mod::Limit}, {"comment", Mod::Comment},
+    {"limit", Mod::Limit}, {"length", Mod::Length}, {"comment", Mod::Comment},
 }};
 
 // Kinds of option. A module instance takes each kind once (iptables: "Only one `--dport'
 // allowed"); --syn and --tcp-flags are one kind, as both set the flags test.
 enum class Opt : uint8_t {
   Sport, Dport, TcpFlags, IcmpType, Ports, State, PhysIn, PhysOut, PhysIsBridged, PhysIsIn,
-  PhysIsOut, MacSource, SrcRange, DstRange, Limit, LimitBurst, Comment, RejectWith, LogPrefix,
-  LogLevel, LogFlag, Unsupported
+  PhysIsOut, MacSource, SrcRange, DstRange, Limit, LimitBurst, Length, Comment, RejectWith,
+  LogPrefix, LogLevel, LogFlag, Unsupported
 };
 
 struct OptDef {
@@ -63,7 +64,7 @@ struct OptDef {
 };
 
 using F = PortMatch::Field;
-constexpr std::array<OptDef, 51> kOptions{{
+constexpr std::array<OptDef, 52> kOptions{{
     {"--sport", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--source-port", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--dport", Mod::Tcp, Opt::Dport, true, F::Dst},
@@ -106,6 +107,7 @@ constexpr std::array<OptDef, 51> kOptions{{
     {"--dst-range", Mod::Iprange, Opt::DstRange, true},
     {"--limit", Mod::Limit, Opt::Limit, false},  // "limit does not support invert"
     {"--limit-burst", Mod::Limit, Opt::LimitBurst, false},
+    {"--length", Mod::Length, Opt::Length, true},
     {"--comment", Mod::Comment, Opt::Comment, false},
     {"--reject-with", Mod::Reject, Opt::RejectWith, false},
     {"--log-prefix", Mod::Log, Opt::LogPrefix, false},
@@ -319,7 +321,7 @@ class SpecParser {
     }
     return unsupported(*v, "match module '" + v->text +
                          "' is not supported (supported: tcp, udp, icmp, icmp6, multiport, state, "
-                         "conntrack, physdev, mac, iprange, limit, comment)");
+                         "conntrack, physdev, mac, iprange, limit, length, comment)");
   }
 
   std::optional<ConfigError> on_target(const Token& t, bool go_to) {
@@ -536,6 +538,13 @@ class SpecParser {
         (d.opt == Opt::Limit ? lm.avg : lm.burst) = std::get<uint32_t>(n);
         break;
       }
+      case Opt::Length: {
+        auto r = parse_length_range(val);
+        if (failed(r)) return error(*v, std::get<std::string>(r));
+        const auto [lo, hi] = std::get<std::pair<uint32_t, uint32_t>>(r);
+        rule_.matches.push_back(LengthMatch{lo, hi, negated});
+        break;
+      }
       case Opt::Comment:
         if (val.size() > 255) return error(*v, "comment longer than 255 characters");
         rule_.comment += rule_.comment.empty() ? val : "; " + val;
@@ -605,6 +614,9 @@ class SpecParser {
           break;
         case Mod::Limit:
           break;  // every option has a default
+        case Mod::Length:
+          if (!m.has(Opt::Length)) return error(m.tok, "-m length requires --length");
+          break;
         case Mod::Comment:
           if (!m.has(Opt::Comment)) return error(m.tok, "-m comment requires --comment");
           break;

@@ -146,6 +146,32 @@ Parsed<uint32_t> parse_limit_rate(std::string_view s) {
   return uint32_t(avg);
 }
 
+Parsed<std::pair<uint32_t, uint32_t>> parse_length_range(std::string_view s) {
+  const std::string bad = "bad --length '" + std::string(s) + "' (expected LENGTH[:LENGTH], 0-65535)";
+  auto number = [&](std::string_view t, uint32_t empty, uint32_t& out) {
+    if (t.empty()) {
+      out = empty;
+      return true;
+    }
+    if (t.size() > 5) return false;
+    out = 0;
+    for (char c : t) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + uint32_t(c - '0');
+    }
+    return out <= 0xffff;
+  };
+  const size_t colon = s.find(':');
+  uint32_t lo = 0, hi = 0;
+  if (colon == std::string_view::npos) {
+    if (s.empty() || !number(s, 0, lo)) return bad;
+    return std::pair{lo, lo};
+  }
+  if (s.size() == 1 || !number(s.substr(0, colon), 0, lo) || !number(s.substr(colon + 1), 0xffff, hi))
+    return bad;
+  return std::pair{lo, hi};
+}
+
 Parsed<uint32_t> parse_limit_burst(std::string_view s) {
   uint64_t n = 0;
   if (s.empty() || s.size() > 5) return "bad --limit-burst '" + std::string(s) + "' (0-10000)";

@@ -37,6 +37,8 @@ Parsed<std::pair<IpAddr, IpAddr>> parse_ip_range(std::string_view s, Family fami
 // -m limit --limit N[/UNIT] (UNIT: any leading part of second, minute, hour or day; per
 // second without one), as iptables turns it into LimitMatch::avg.
 Parsed<uint32_t> parse_limit_rate(std::string_view s);
+// -m length --length LO[:HI] (LO: empty = 0, HI: empty = 65535; 0-65535).
+Parsed<std::pair<uint32_t, uint32_t>> parse_length_range(std::string_view s);
 // --limit-burst N, 0-10000 as iptables takes it.
 Parsed<uint32_t> parse_limit_burst(std::string_view s);
 

@@ -182,17 +182,15 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
   std::vector<DimConstraint> cons[kDimCount];
   for (uint32_t i = 0; i < fm.nrules; ++i) {
     const Rule& r = *rule_src[i];
-    const auto limit = std::find_if(r.matches.begin(), r.matches.end(), [](const Match& m) {
-      return std::holds_alternative<LimitMatch>(m);
-    });
-    if (limit == r.matches.end()) {
+    const auto dynamic = std::find_if(r.matches.begin(), r.matches.end(), is_per_packet);
+    if (dynamic == r.matches.end()) {
       if (auto err = lower_rule(r, i, cx, cons, fm.aux)) return err;
       continue;
     }
-    // The bit: the matches before the first limit; the rest, tested per packet.
+    // The bit: the matches before the first per-packet one; the rest, tested per packet.
     Rule prefix = r, tail;
-    prefix.matches.assign(r.matches.begin(), limit);
-    tail.matches.assign(limit, r.matches.end());
+    prefix.matches.assign(r.matches.begin(), dynamic);
+    tail.matches.assign(dynamic, r.matches.end());
     if (auto err = lower_rule(prefix, i, cx, cons, fm.aux)) return err;
     fm.rules[i].tail = int32_t(fm.tails.size());
     fm.tails.push_back(std::move(tail));

@@ -7,7 +7,7 @@
 // nothing) and resolving `--ports` (either) rules from the port classes.
 // Invariants: the memo belongs to one CompiledPolicy (the evaluator's), so entries never go
 // stale; a decision whose counted path exceeds kMaxPath rules, or whose walk reached a
-// `-m limit` (its token bucket decides per packet), is not memoized nor reported as a
+// `-m limit` or `-m length` rule (decided per packet), is not memoized nor reported as a
 // complete path (it is still decided and counted correctly, only recomputed each time).
 // Thread-safety: one evaluator per thread; counters are shared relaxed atomics.
 #include <bit>
@@ -269,7 +269,7 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
     if (!leave) {
       const CRule& r = fm.rules[i];
       if (r.tail >= 0) {
-        // Its limit decides per packet, so neither the memo nor a caller may keep this.
+        // Its limit or length decides per packet: neither the memo nor a caller may keep this.
         cacheable = false;
         const bool matched = reference_rule_matches(
             fm.tails[std::size_t(r.tail)], Family(fi), q, im.ports, im.bridge_name,

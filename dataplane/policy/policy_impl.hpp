@@ -6,8 +6,8 @@
 // the bitset of rules whose constraints on that dimension hold. A packet's matching rules
 // are the AND of its 12 class bitsets; the chain walk (jumps, goto, RETURN) then scans that
 // bitset from chain positions, touching only rules that match. Since the decision depends
-// only on the tuple of class ids (save for rules with `-m limit`, whose decisions are never
-// memoized: CRule::tail), workers memoize decisions by that tuple (evaluator.cpp):
+// only on the tuple of class ids (save for rules with `-m limit` or `-m length`, whose
+// decisions are never memoized: CRule::tail), workers memoize decisions by that tuple (evaluator.cpp):
 // a new flow whose classes were seen before costs 12 class lookups and one probe,
 // whatever the rule count.
 // `-m multiport --ports` (source OR destination) is not a per-dimension predicate: it gets
@@ -67,9 +67,10 @@ struct CRule {
   TargetKind target = TargetKind::None;
   uint32_t jump_chain = 0;  // compiled chain index for Jump/Goto
   int32_t id = kNoRule;     // global rule id
-  // A rule with `-m limit`: its bit stands for its matches before the first limit, and
-  // FamilyMatcher::tails[tail] holds the rest, tested in order on each packet (a limit
-  // spends a token on every packet that reaches it, whatever follows). -1: none.
+  // A rule with a per-packet match (`-m limit`, `-m length`: is_per_packet()): its bit
+  // stands for its matches before the first such, and FamilyMatcher::tails[tail] holds the
+  // rest, tested in order on each packet (a limit spends a token on every packet that
+  // reaches it, whatever follows). -1: none.
   int32_t tail = -1;
 };
 
@@ -97,7 +98,7 @@ struct FamilyMatcher {
   IntervalIndex<U128> src6, dst6;
   MacIndex mac;
   std::vector<CRule> rules;
-  std::vector<Rule> tails;  // CRule::tail: matches from a rule's first limit on (no proto)
+  std::vector<Rule> tails;  // CRule::tail: matches from a rule's first per-packet one on
   std::vector<CChain> chains;
   uint32_t forward = 0;
   std::vector<EitherAux> aux;            // sorted by rule_bit

@@ -82,6 +82,10 @@ bool match_one(const Match& m, Family family, const PolicyQuery& q,
   }
   // br_netfilter's FORWARD hook sees the bridge as both devices of a bridged frame.
   if (const auto* im = std::get_if<IfaceMatch>(&m)) return im->iface.matches(bridge_name) != im->negated;
+  if (const auto* n = std::get_if<LengthMatch>(&m)) {
+    // The packet's length at the hook (skb->len): what its byte counters count.
+    return (n->lo <= q.bytes && q.bytes <= n->hi) != n->negated;
+  }
   if (const auto* r = std::get_if<AddrRangeMatch>(&m)) {
     // Bytes in network order compare as the numbers do (v4-mapped: the same 12-byte prefix).
     const IpAddr& v = r->field == AddrMatch::Field::Src ? p.src_ip : p.dst_ip;

@@ -6,7 +6,7 @@
 // port list given to compile() is the engine's port list (PortId = index). Rule ids are
 // dense: [0, rule_count()) covers every rule of both families plus one pseudo-rule per
 // built-in chain policy. The evaluator never walks rule text per packet, save a `-m limit`
-// rule's tests from its first limit on (a limit decides per packet).
+// or `-m length` rule's tests from the first such match on (they decide per packet).
 // Thread-safety: CompiledPolicy is immutable except its counters, which are relaxed atomics,
 // and its limit buckets, which lock. A PolicyEvaluator belongs to one thread.
 #pragma once

@@ -133,9 +133,23 @@ struct LimitMatch {
   uint32_t burst = 5;
 };
 
+// -m length [!] --length LO[:HI]: the packet's length at the hook, as the kernel's skb->len
+// there (iptables-nft: `meta length`): the IP datagram (header included), reassembled if
+// it came in fragments. A reversed range (LO > HI) loads and matches nothing.
+struct LengthMatch {
+  uint32_t lo = 0, hi = 0xffff;
+  bool negated = false;
+};
+
 using Match = std::variant<AddrMatch, PortMatch, IcmpTypeMatch, StateMatch, PhysdevMatch,
                            MacMatch, TcpFlagsMatch, FragmentMatch, AddrRangeMatch, IfaceMatch,
-                           LimitMatch>;
+                           LimitMatch, LengthMatch>;
+
+// Does a match depend on more than the packet's classes (its length, a token bucket)? The
+// compiled matcher tests such matches, and those after them, per packet.
+inline bool is_per_packet(const Match& m) {
+  return std::holds_alternative<LimitMatch>(m) || std::holds_alternative<LengthMatch>(m);
+}
 
 enum class TargetKind : uint8_t { Accept, Drop, Reject, Return, Jump, Goto, Log, None };
 

@@ -221,6 +221,16 @@ TEST(Limit, RatesUnitsAndDefaults) {
   EXPECT_EQ(rule("-m limit --limit 10000/sec", Family::Ipv6), "limit avg=1 burst=5 -> none");
 }
 
+// -m length as iptables-save shows it: "1000:" is 1000:65535, ":64" 0:64, a reversed range
+// loads as written (it matches nothing).
+TEST(Length, RangesOpenEndsAndNegation) {
+  EXPECT_EQ(rule("-m length --length 100:200"), "length=100:200 -> none");
+  EXPECT_EQ(rule("-m length --length 300"), "length=300:300 -> none");
+  EXPECT_EQ(rule("-m length ! --length 1000:"), "!length=1000:65535 -> none");
+  EXPECT_EQ(rule("-m length --length :64", Family::Ipv6), "length=0:64 -> none");
+  EXPECT_EQ(rule("-m length --length 200:100"), "length=200:100 -> none");
+}
+
 // iptables-nft tests the addresses, interfaces and -f first, then each module's tests in
 // the order the modules were loaded (as `nft list ruleset` shows them on the lab): a limit
 // spends a token on every packet that reaches it, so that is the order a limit rule keeps.

@@ -1,8 +1,9 @@
-// `-m limit`: the token buckets as the kernel keeps them for iptables-nft (nft_limit), and
-// how the compiled matcher and the reference walk use them: a limit rule's decision is
-// never memoized nor handed out as cacheable, a token is spent by every packet that
-// reaches the limit (also when a test after it fails), and nothing is spent by decide()
-// or trace().
+// The per-packet matches. `-m limit`: the token buckets as the kernel keeps them for
+// iptables-nft (nft_limit), and how the compiled matcher and the reference walk use them: a
+// limit rule's decision is never memoized nor handed out as cacheable, a token is spent by
+// every packet that reaches the limit (also when a test after it fails), and nothing is
+// spent by decide() or trace(). `-m length`: the packet's length at the hook, likewise
+// never memoized (packets of one class differ in length).
 #include <gtest/gtest.h>
 
 #include "../../dataplane/policy/limit_buckets.hpp"
@@ -131,6 +132,53 @@ TEST(LimitRule, TestsAfterTheLimitDoNotSaveItsToken) {
     EXPECT_EQ(ev.judge(qt).accept, !limit_first);
     EXPECT_EQ(ref.judge(qt).decision.accept, !limit_first);
   }
+}
+
+// -m length against the packet's length (what its byte counters count): bounds inclusive,
+// `!` the complement, a reversed range nothing; packets of one class but another length
+// get another decision, so none is memoized.
+TEST(LengthRule, BoundsNegationAndNoMemo) {
+  struct Case {
+    LengthMatch m;
+    uint32_t len;
+    bool match;
+  };
+  const Case cases[] = {{{100, 200, false}, 99, false}, {{100, 200, false}, 100, true},
+                        {{100, 200, false}, 200, true},  {{100, 200, false}, 201, false},
+                        {{100, 200, true}, 150, false},  {{100, 200, true}, 201, true},
+                        {{200, 100, false}, 150, false}, {{200, 100, true}, 150, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(c.m.lo) + ":" + std::to_string(c.m.hi) + (c.m.negated ? " !" : "") +
+                 " len " + std::to_string(c.len));
+    RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+    chain(rs, "FORWARD").rules = {
+        proto_rule("-A FORWARD -p udp -m length ...", kProtoUdp, {c.m}, TargetKind::Accept)};
+    auto pol = compile_ok(&rs, nullptr, two_ports());
+    ASSERT_TRUE(pol);
+    PolicyEvaluator ev(pol);
+    policy::ReferenceEvaluator ref(&rs, nullptr, two_ports());
+    const Decoded d = udp4("192.0.2.1", "198.51.100.2", 1000, 53);
+    PolicyPath path;
+    EXPECT_EQ(ev.judge(query(d, CtState::New, 0, 1, c.len), path).accept, c.match);
+    EXPECT_FALSE(path.complete);
+    EXPECT_EQ(ref.judge(query(d, CtState::New, 0, 1, c.len)).decision.accept, c.match);
+    // The same class at another length: decided again, not from the memo.
+    EXPECT_EQ(ev.judge(query(d, CtState::New, 0, 1, c.len + 1000)).accept,
+              (c.m.lo <= c.len + 1000 && c.len + 1000 <= c.m.hi) != c.m.negated);
+    EXPECT_EQ(ev.memo_stats().hits, 0u);
+  }
+  // A TCP packet never reaches the UDP rule's length test: its decision is memoized.
+  RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  chain(rs, "FORWARD").rules = {proto_rule("-A FORWARD -p udp -m length --length 100", kProtoUdp,
+                                           {LengthMatch{100, 100, false}}, TargetKind::Accept)};
+  auto pol = compile_ok(&rs, nullptr, two_ports());
+  PolicyEvaluator ev(pol);
+  const Decoded t = tcp4("192.0.2.1", "198.51.100.2", 1000, 80);
+  PolicyPath path;
+  ev.judge(query(t, CtState::New, 0, 1, 100), path);
+  EXPECT_TRUE(path.complete);
+  ev.judge(query(t, CtState::New, 0, 1, 100));
+  EXPECT_EQ(ev.memo_stats().hits, 1u);
 }
 
 }  // namespace
