@@ -6,7 +6,7 @@
 # the kernel on combinations nobody wrote (recorded under random_mix's traffic).
 #
 # usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] [--reject] [--iprange]
-#        [--iface] [--limit] > rules.v4
+#        [--iface] [--limit] [--length] > rules.v4
 # --reject turns most (7 in 10) DROP targets into REJECT, with a random --reject-with
 # valid for the rule (or none: the default), drawn from a random stream of its own, so the
 # rest of the seed's ruleset is the same as without it. --iprange adds `-m iprange`
@@ -15,7 +15,8 @@
 # `-m limit` (3 in 10 rules) likewise, somewhere among the rule's matches (where it sits
 # decides which packets spend its tokens), at rates of a minute or slower a token, so a
 # recording sees bursts run out and no refill whose timing would have to agree to the
-# microsecond.
+# microsecond; --length adds `-m length` (3 in 10 rules) likewise, around the traffic's
+# sizes.
 # Invariants: the same seed, family and --reject give the same file; jumps only go down
 # the chain list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
 import argparse
@@ -51,6 +52,10 @@ IFACES = ["br0", "br0", "br+", "b+", "eth0", "tap0", "br1", "lo", "tap+"]
 # -m limit rates (None: iptables' default, 3/hour) and bursts (None: the default, 5).
 LIMIT_RATES = [None, "1/hour", "2/hour", "5/hour", "20/h", "3/day", "4/d", "30/hour"]
 LIMIT_BURSTS = [None, 1, 1, 2, 3, 8, 0]
+# -m length ranges: bare headers and handshakes (40-80), small and large datagrams, open
+# ends, one exact size, and a reversed range (loads, matches nothing).
+LENGTHS = ["0:64", "40", "52", "60:100", "84", "100:1500", "1000:", ":576", "1280:65535",
+           "41:1499", "200:100", "28:60"]
 STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
 MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02", "02:00:00:00:02:03"]
@@ -89,7 +94,7 @@ def limit(lim):
     return " ".join(opts)
 
 
-def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=None):
+def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=None, lng=None):
     parts = []
     if ifc is not None:
         for opt in ("-i", "-o"):
@@ -152,6 +157,9 @@ def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=N
         parts.append("%s-f" % neg(rnd, 0.5))  # never true after defragmentation
     if lim is not None and lim.random() < 0.3:
         parts.insert(lim.randint(0, len(parts)), limit(lim))
+    if lng is not None and lng.random() < 0.3:
+        parts.insert(lng.randint(0, len(parts)),
+                     "-m length %s--length %s" % (neg(lng), lng.choice(LENGTHS)))
     target = rnd.choice(targets)
     if rej is not None and target == "DROP" and rej.random() < 0.7:
         target = reject(rej, family, proto)
@@ -161,12 +169,13 @@ def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=N
 
 
 def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_iface=False,
-            with_limit=False):
+            with_limit=False, with_length=False):
     rnd = random.Random(seed * 10 + family)
     rej = random.Random("reject %d %d" % (seed, family)) if with_reject else None
     ipr = random.Random("iprange %d %d" % (seed, family)) if with_iprange else None
     ifc = random.Random("iface %d %d" % (seed, family)) if with_iface else None
     lim = random.Random("limit %d %d" % (seed, family)) if with_limit else None
+    lng = random.Random("length %d %d" % (seed, family)) if with_length else None
     lines = ["*filter", ":INPUT ACCEPT [0:0]",
              ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
              ":c1 - [0:0]", ":c2 - [0:0]"]
@@ -177,7 +186,8 @@ def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_ifa
     for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
                               ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
                               ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
-        lines += [rule(rnd, family, chain, targets, ports, rej, ipr, ifc, lim) for _ in range(n)]
+        lines += [rule(rnd, family, chain, targets, ports, rej, ipr, ifc, lim, lng)
+                  for _ in range(n)]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -191,9 +201,10 @@ def main():
     ap.add_argument("--iprange", action="store_true", help="add -m iprange to some rules")
     ap.add_argument("--iface", action="store_true", help="add -i / -o to some rules")
     ap.add_argument("--limit", action="store_true", help="add -m limit to some rules")
+    ap.add_argument("--length", action="store_true", help="add -m length to some rules")
     a = ap.parse_args()
-    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange, a.iface, a.limit),
-          end="")
+    print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange, a.iface, a.limit,
+                  a.length), end="")
 
 
 if __name__ == "__main__":

@@ -451,7 +451,8 @@ CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "mult
          "random_vlan": lambda lab: random_mix(lab, seed=911, guests=(G, G1), vlan=0.5),
          "random_iprange": lambda lab: random_mix(lab, seed=1001),
          "random_iface": lambda lab: random_mix(lab, seed=1201),
-         "random_limit": lambda lab: random_mix(lab, seed=1401)}
+         "random_limit": lambda lab: random_mix(lab, seed=1401),
+         "random_length": lambda lab: random_mix(lab, seed=1501)}
 
 
 def main():
