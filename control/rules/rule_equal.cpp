@@ -35,6 +35,9 @@ bool eq(const TcpFlagsMatch& a, const TcpFlagsMatch& b) {
 }
 bool eq(const FragmentMatch& a, const FragmentMatch& b) { return a.negated == b.negated; }
 bool eq(const LimitMatch& a, const LimitMatch& b) { return a.avg == b.avg && a.burst == b.burst; }
+bool eq(const PktTypeMatch& a, const PktTypeMatch& b) {
+  return a.type == b.type && a.negated == b.negated;
+}
 bool eq(const LengthMatch& a, const LengthMatch& b) {
   return a.lo == b.lo && a.hi == b.hi && a.negated == b.negated;
 }

@@ -15,7 +15,7 @@ namespace {
 
 enum class Mod : uint8_t {
   Tcp, Udp, Icmp, Icmp6, Multiport, State, Conntrack, Physdev, Mac, Iprange, Limit, Length,
-  Comment, Reject, Log
+  PktType, Comment, Reject, Log
 };
 
 std::string_view mod_name(Mod m) {
@@ -32,6 +32,7 @@ std::string_view mod_name(Mod m) {
     case Mod::Iprange: return "iprange";
     case Mod::Limit: return "limit";
     case Mod::Length: return "length";
+    case Mod::PktType: return "pkttype";
     case Mod::Comment: return "comment";
     case Mod::Reject: return "REJECT";
     case Mod::Log: return "LOG";
@@ -39,19 +40,20 @@ std::string_view mod_name(Mod m) {
   return "";
 }
 
-constexpr std::array<std::pair<std::string_view, Mod>, 13> kMatchModules{{
+constexpr std::array<std::pair<std::string_view, Mod>, 14> kMatchModules{{
     {"tcp", Mod::Tcp}, {"udp", Mod::Udp}, {"icmp", Mod::Icmp}, {"icmp6", Mod::Icmp6},
     {"multiport", Mod::Multiport}, {"state", Mod::State}, {"conntrack", Mod::Conntrack},
     {"physdev", Mod::Physdev}, {"mac", Mod::Mac}, {"iprange", Mod::Iprange},
-    {"limit", Mod::Limit}, {"length", Mod::Length}, {"comment", Mod::Comment},
+    {"limit", Mod::Limit}, {"length", Mod::Length}, {"pkttype", Mod::PktType},
+    {"comment", Mod::Comment},
 }};
 
 // Kinds of option. A module instance takes each kind once (iptables: "Only one `--dport'
 // allowed"); --syn and --tcp-flags are one kind, as both set the flags test.
 enum class Opt : uint8_t {
   Sport, Dport, TcpFlags, IcmpType, Ports, State, PhysIn, PhysOut, PhysIsBridged, PhysIsIn,
-  PhysIsOut, MacSource, SrcRange, DstRange, Limit, LimitBurst, Length, Comment, RejectWith,
-  LogPrefix, LogLevel, LogFlag, Unsupported
+  PhysIsOut, MacSource, SrcRange, DstRange, Limit, LimitBurst, Length, PktType, Comment,
+  RejectWith, LogPrefix, LogLevel, LogFlag, Unsupported
 };
 
 struct OptDef {
@@ -64,7 +66,7 @@ struct OptDef {
 };
 
 using F = PortMatch::Field;
-constexpr std::array<OptDef, 52> kOptions{{
+constexpr std::array<OptDef, 53> kOptions{{
     {"--sport", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--source-port", Mod::Tcp, Opt::Sport, true, F::Src},
     {"--dport", Mod::Tcp, Opt::Dport, true, F::Dst},
@@ -108,6 +110,7 @@ constexpr std::array<OptDef, 52> kOptions{{
     {"--limit", Mod::Limit, Opt::Limit, false},  // "limit does not support invert"
     {"--limit-burst", Mod::Limit, Opt::LimitBurst, false},
     {"--length", Mod::Length, Opt::Length, true},
+    {"--pkt-type", Mod::PktType, Opt::PktType, true},
     {"--comment", Mod::Comment, Opt::Comment, false},
     {"--reject-with", Mod::Reject, Opt::RejectWith, false},
     {"--log-prefix", Mod::Log, Opt::LogPrefix, false},
@@ -321,7 +324,7 @@ class SpecParser {
     }
     return unsupported(*v, "match module '" + v->text +
                          "' is not supported (supported: tcp, udp, icmp, icmp6, multiport, state, "
-                         "conntrack, physdev, mac, iprange, limit, length, comment)");
+                         "conntrack, physdev, mac, iprange, limit, length, pkttype, comment)");
   }
 
   std::optional<ConfigError> on_target(const Token& t, bool go_to) {
@@ -545,6 +548,18 @@ class SpecParser {
         rule_.matches.push_back(LengthMatch{lo, hi, negated});
         break;
       }
+      case Opt::PktType: {
+        // iptables' names for the kernel's PACKET_* (host is unicast's other name).
+        static constexpr std::pair<std::string_view, uint8_t> kTypes[] = {
+            {"unicast", 0}, {"host", 0}, {"broadcast", 1}, {"multicast", 2},
+            {"otherhost", 3}, {"outgoing", 4}, {"loopback", 5}, {"fastroute", 6}};
+        const auto* it = std::find_if(std::begin(kTypes), std::end(kTypes),
+                                      [&](const auto& e) { return e.first == val; });
+        if (it == std::end(kTypes))
+          return error(*v, "bad --pkt-type '" + val + "' (unicast, broadcast, multicast, host, otherhost, outgoing, loopback)");
+        rule_.matches.push_back(PktTypeMatch{it->second, negated});
+        break;
+      }
       case Opt::Comment:
         if (val.size() > 255) return error(*v, "comment longer than 255 characters");
         rule_.comment += rule_.comment.empty() ? val : "; " + val;
@@ -616,6 +631,9 @@ class SpecParser {
           break;  // every option has a default
         case Mod::Length:
           if (!m.has(Opt::Length)) return error(m.tok, "-m length requires --length");
+          break;
+        case Mod::PktType:
+          if (!m.has(Opt::PktType)) return error(m.tok, "-m pkttype requires --pkt-type");
           break;
         case Mod::Comment:
           if (!m.has(Opt::Comment)) return error(m.tok, "-m comment requires --comment");

@@ -4,6 +4,7 @@
 // Thread-safety: const evaluation only.
 #include "reference_evaluator.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <variant>
 
@@ -82,6 +83,14 @@ bool match_one(const Match& m, Family family, const PolicyQuery& q,
   }
   // br_netfilter's FORWARD hook sees the bridge as both devices of a bridged frame.
   if (const auto* im = std::get_if<IfaceMatch>(&m)) return im->iface.matches(bridge_name) != im->negated;
+  if (const auto* k = std::get_if<PktTypeMatch>(&m)) {
+    // A bridged frame at FORWARD: broadcast or multicast by its destination MAC, else
+    // unicast (br_netfilter turns the port's "other host" into "host" for the hook).
+    const MacAddr& dst = q.pkt->dst_mac;
+    const bool bcast = std::all_of(dst.b.begin(), dst.b.end(), [](uint8_t x) { return x == 0xff; });
+    const uint8_t type = bcast ? 1 : dst.is_multicast() ? 2 : 0;
+    return (type == k->type) != k->negated;
+  }
   if (const auto* n = std::get_if<LengthMatch>(&m)) {
     // The packet's length at the hook (skb->len): what its byte counters count.
     return (n->lo <= q.bytes && q.bytes <= n->hi) != n->negated;

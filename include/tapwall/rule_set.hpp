@@ -141,14 +141,23 @@ struct LengthMatch {
   bool negated = false;
 };
 
+// -m pkttype [!] --pkt-type TYPE: the kernel's skb->pkt_type, numbered as its PACKET_*
+// (unicast = host 0, broadcast 1, multicast 2, otherhost 3, outgoing 4, loopback 5).
+struct PktTypeMatch {
+  uint8_t type = 0;
+  bool negated = false;
+};
+
 using Match = std::variant<AddrMatch, PortMatch, IcmpTypeMatch, StateMatch, PhysdevMatch,
                            MacMatch, TcpFlagsMatch, FragmentMatch, AddrRangeMatch, IfaceMatch,
-                           LimitMatch, LengthMatch>;
+                           LimitMatch, LengthMatch, PktTypeMatch>;
 
-// Does a match depend on more than the packet's classes (its length, a token bucket)? The
-// compiled matcher tests such matches, and those after them, per packet.
+// Does a match depend on more than the packet's classes (its length, its destination MAC's
+// kind, a token bucket)? The compiled matcher tests such matches, and those after them,
+// per packet.
 inline bool is_per_packet(const Match& m) {
-  return std::holds_alternative<LimitMatch>(m) || std::holds_alternative<LengthMatch>(m);
+  return std::holds_alternative<LimitMatch>(m) || std::holds_alternative<LengthMatch>(m) ||
+         std::holds_alternative<PktTypeMatch>(m);
 }
 
 enum class TargetKind : uint8_t { Accept, Drop, Reject, Return, Jump, Goto, Log, None };

@@ -3,7 +3,8 @@
 // limit rule's decision is never memoized nor handed out as cacheable, a token is spent by
 // every packet that reaches the limit (also when a test after it fails), and nothing is
 // spent by decide() or trace(). `-m length`: the packet's length at the hook, likewise
-// never memoized (packets of one class differ in length).
+// never memoized (packets of one class differ in length). `-m pkttype`: a bridged frame's
+// type at FORWARD by its destination MAC (the kernel recording random_pkttype agrees).
 #include <gtest/gtest.h>
 
 #include "../../dataplane/policy/limit_buckets.hpp"
@@ -179,6 +180,41 @@ TEST(LengthRule, BoundsNegationAndNoMemo) {
   EXPECT_TRUE(path.complete);
   ev.judge(query(t, CtState::New, 0, 1, 100));
   EXPECT_EQ(ev.memo_stats().hits, 1u);
+}
+
+// At FORWARD a bridged frame is broadcast or multicast by its destination MAC and unicast
+// ("host") otherwise, also to a MAC the bridge has not learned: br_netfilter turns the
+// port's "other host" into "host" for the hook, so otherhost never matches there.
+TEST(PktTypeRule, ByDestinationMacAndNeverOtherhost) {
+  struct Case {
+    MacAddr dst;
+    uint8_t type;
+  };
+  const Case frames[] = {{MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}, 1},
+                         {MacAddr{{0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb}}, 2},
+                         {MacAddr{{0x33, 0x33, 0x00, 0x00, 0x00, 0xfb}}, 2},
+                         {mac(7), 0}};
+  for (uint8_t want : {0, 1, 2, 3}) {
+    for (bool negated : {false, true}) {
+      RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+      chain(rs, "FORWARD").rules = {rule("-A FORWARD -m pkttype ...",
+                                         {PktTypeMatch{want, negated}}, TargetKind::Accept)};
+      auto pol = compile_ok(&rs, nullptr, two_ports());
+      ASSERT_TRUE(pol);
+      PolicyEvaluator ev(pol);
+      policy::ReferenceEvaluator ref(&rs, nullptr, two_ports());
+      for (const Case& f : frames) {
+        SCOPED_TRACE("type " + std::to_string(want) + (negated ? " negated" : "") + ", frame of type " +
+                     std::to_string(f.type));
+        Decoded d = udp4("192.0.2.1", "198.51.100.2", 1000, 53);
+        d.dst_mac = f.dst;
+        const bool match = (f.type == want) != negated;
+        EXPECT_EQ(ev.judge(query(d, CtState::New, 0, 1)).accept, match);
+        EXPECT_EQ(ref.judge(query(d, CtState::New, 0, 1)).decision.accept, match);
+      }
+      EXPECT_EQ(ev.memo_stats().hits, 0u);  // one class, several types: never memoized
+    }
+  }
 }
 
 }  // namespace

@@ -89,6 +89,8 @@ inline std::string describe(const Match& m) {
     return neg(f->negated) + buf;
   }
   if (auto* fr = std::get_if<FragmentMatch>(&m)) return neg(fr->negated) + "frag";
+  if (auto* k = std::get_if<PktTypeMatch>(&m))
+    return neg(k->negated) + "pkttype=" + std::to_string(k->type);
   if (auto* n = std::get_if<LengthMatch>(&m))
     return neg(n->negated) + "length=" + std::to_string(n->lo) + ":" + std::to_string(n->hi);
   if (auto* l = std::get_if<LimitMatch>(&m))

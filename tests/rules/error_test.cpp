@@ -57,6 +57,8 @@ TEST(Error, UnsupportedThings) {
       {"length too big", kV4 + "-m length --length 65536", 1, "65536", "65536", "bad --length"},
       {"length not a number", kV4 + "-m length --length 1e3", 1, "1e3", "1e3", "bad --length"},
       {"length bare colon", kV4 + "-m length --length :", 1, ":", ":", "bad --length"},
+      {"pkttype missing", kV4 + "-m pkttype -j DROP", 1, "pkttype", "pkttype", "requires --pkt-type"},
+      {"pkttype bad name", kV4 + "-m pkttype --pkt-type anycast", 1, "anycast", "anycast", "bad --pkt-type 'anycast'"},
       {"limit twice", kV4 + "-m limit --limit 1/s --limit 2/s", 1, "--limit 2/s", "--limit", "only one --limit"},
       {"module option", kV4 + "-m conntrack --ctstatus SEEN_REPLY", 1, "--ctstatus", "--ctstatus", "not supported"},
       {"tcp option", kV4 + "-p tcp --tcp-option 2", 1, "--tcp-option", "--tcp-option", "not supported"},

@@ -231,6 +231,15 @@ TEST(Length, RangesOpenEndsAndNegation) {
   EXPECT_EQ(rule("-m length --length 200:100"), "length=200:100 -> none");
 }
 
+// -m pkttype: iptables' names for the kernel's PACKET_* numbers (host is unicast).
+TEST(PktType, NamesAndNegation) {
+  EXPECT_EQ(rule("-m pkttype --pkt-type unicast"), "pkttype=0 -> none");
+  EXPECT_EQ(rule("-m pkttype --pkt-type host"), "pkttype=0 -> none");
+  EXPECT_EQ(rule("-m pkttype --pkt-type broadcast"), "pkttype=1 -> none");
+  EXPECT_EQ(rule("-m pkttype ! --pkt-type multicast", Family::Ipv6), "!pkttype=2 -> none");
+  EXPECT_EQ(rule("-m pkttype --pkt-type otherhost"), "pkttype=3 -> none");
+}
+
 // iptables-nft tests the addresses, interfaces and -f first, then each module's tests in
 // the order the modules were loaded (as `nft list ruleset` shows them on the lab): a limit
 // spends a token on every packet that reaches it, so that is the order a limit rule keeps.
