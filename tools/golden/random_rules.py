@@ -6,7 +6,7 @@
 # the kernel on combinations nobody wrote (recorded under random_mix's traffic).
 #
 # usage: random_rules.py --seed N --family 4|6 [--ports eth0,tap0,tap1] [--reject] [--iprange]
-#        [--iface] [--limit] [--length] > rules.v4
+#        [--iface] [--limit] [--length] [--pkttype] > rules.v4
 # --reject turns most (7 in 10) DROP targets into REJECT, with a random --reject-with
 # valid for the rule (or none: the default), drawn from a random stream of its own, so the
 # rest of the seed's ruleset is the same as without it. --iprange adds `-m iprange`
@@ -16,7 +16,7 @@
 # decides which packets spend its tokens), at rates of a minute or slower a token, so a
 # recording sees bursts run out and no refill whose timing would have to agree to the
 # microsecond; --length adds `-m length` (3 in 10 rules) likewise, around the traffic's
-# sizes.
+# sizes; --pkttype adds `-m pkttype` (3 in 10 rules) likewise.
 # Invariants: the same seed, family and --reject give the same file; jumps only go down
 # the chain list (FORWARD -> c1 -> c2), so there are no loops; only documentation addresses.
 import argparse
@@ -56,6 +56,9 @@ LIMIT_BURSTS = [None, 1, 1, 2, 3, 8, 0]
 # ends, one exact size, and a reversed range (loads, matches nothing).
 LENGTHS = ["0:64", "40", "52", "60:100", "84", "100:1500", "1000:", ":576", "1280:65535",
            "41:1499", "200:100", "28:60"]
+# -m pkttype names (unicast and host are one type; otherhost is never seen at FORWARD if
+# br_netfilter turns it into host, as tapwall assumes).
+PKTTYPES = ["unicast", "broadcast", "multicast", "host", "otherhost"]
 STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 FLAGS = ["SYN", "ACK", "FIN", "RST", "URG", "PSH"]
 MACS = ["02:00:00:00:01:01", "02:00:00:00:02:02", "02:00:00:00:02:03"]
@@ -94,7 +97,8 @@ def limit(lim):
     return " ".join(opts)
 
 
-def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=None, lng=None):
+def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=None, lng=None,
+         pkt=None):
     parts = []
     if ifc is not None:
         for opt in ("-i", "-o"):
@@ -160,6 +164,9 @@ def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=N
     if lng is not None and lng.random() < 0.3:
         parts.insert(lng.randint(0, len(parts)),
                      "-m length %s--length %s" % (neg(lng), lng.choice(LENGTHS)))
+    if pkt is not None and pkt.random() < 0.3:
+        parts.insert(pkt.randint(0, len(parts)),
+                     "-m pkttype %s--pkt-type %s" % (neg(pkt), pkt.choice(PKTTYPES)))
     target = rnd.choice(targets)
     if rej is not None and target == "DROP" and rej.random() < 0.7:
         target = reject(rej, family, proto)
@@ -169,13 +176,14 @@ def rule(rnd, family, chain, targets, ports, rej=None, ipr=None, ifc=None, lim=N
 
 
 def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_iface=False,
-            with_limit=False, with_length=False):
+            with_limit=False, with_length=False, with_pkttype=False):
     rnd = random.Random(seed * 10 + family)
     rej = random.Random("reject %d %d" % (seed, family)) if with_reject else None
     ipr = random.Random("iprange %d %d" % (seed, family)) if with_iprange else None
     ifc = random.Random("iface %d %d" % (seed, family)) if with_iface else None
     lim = random.Random("limit %d %d" % (seed, family)) if with_limit else None
     lng = random.Random("length %d %d" % (seed, family)) if with_length else None
+    pkt = random.Random("pkttype %d %d" % (seed, family)) if with_pkttype else None
     lines = ["*filter", ":INPUT ACCEPT [0:0]",
              ":FORWARD %s [0:0]" % rnd.choice(["ACCEPT", "DROP"]), ":OUTPUT ACCEPT [0:0]",
              ":c1 - [0:0]", ":c2 - [0:0]"]
@@ -186,8 +194,16 @@ def ruleset(seed, family, ports, with_reject=False, with_iprange=False, with_ifa
     for chain, n, targets in (("FORWARD", rnd.randint(8, 14), base + ["c1", "c1", "c2"]),
                               ("c1", rnd.randint(6, 10), base + ["RETURN", "RETURN", "c2"]),
                               ("c2", rnd.randint(6, 10), base + ["RETURN", "RETURN"])):
-        lines += [rule(rnd, family, chain, targets, ports, rej, ipr, ifc, lim, lng)
-                  for _ in range(n)]
+        rules = [rule(rnd, family, chain, targets, ports, rej, ipr, ifc, lim, lng, pkt)
+                 for _ in range(n)]
+        if pkt is not None and chain == "FORWARD":
+            # Bare ones too, counting without deciding, so that the flooded broadcast and
+            # multicast frames meet some: a rule with other matches rarely admits them.
+            for _ in range(3):
+                rules.insert(pkt.randint(0, len(rules)),
+                             '-A FORWARD -m pkttype %s--pkt-type %s -j LOG --log-prefix "pkt: "'
+                             % (neg(pkt, 0.3), pkt.choice(PKTTYPES)))
+        lines += rules
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -202,9 +218,10 @@ def main():
     ap.add_argument("--iface", action="store_true", help="add -i / -o to some rules")
     ap.add_argument("--limit", action="store_true", help="add -m limit to some rules")
     ap.add_argument("--length", action="store_true", help="add -m length to some rules")
+    ap.add_argument("--pkttype", action="store_true", help="add -m pkttype to some rules")
     a = ap.parse_args()
     print(ruleset(a.seed, a.family, a.ports.split(","), a.reject, a.iprange, a.iface, a.limit,
-                  a.length), end="")
+                  a.length, a.pkttype), end="")
 
 
 if __name__ == "__main__":

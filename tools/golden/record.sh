@@ -11,7 +11,7 @@
 #                                              ct_sysctls | random_mix | random_rules |
 #                                              random_multi | random_reject | random_timeouts |
 #                                              random_vlan | random_iprange | random_iface |
-#                                              random_limit | random_length
+#                                              random_limit | random_length | random_pkttype
 #        record.sh seed_rules <file>    the seed policy as real `iptables-save -t filter`
 #        record.sh all [<golden dir>]   everything, into tests/golden/ by default
 #
@@ -221,7 +221,7 @@ record_case() {   # $1 = case, $2 = outdir
   local case=$1 out=$2 guests=1 ports rules4 rules6=""
   case $case in
     seed_stateless|seed_stateful|ct_sysctls|random_mix|random_rules|random_reject|random_timeouts|random_iprange|random_iface|random_limit|random_length) guests=1 ;;
-    multi_vm|random_multi|random_vlan) guests=2 ;;
+    multi_vm|random_multi|random_vlan|random_pkttype) guests=2 ;;
     *) log "unknown case $case"; exit 2 ;;
   esac
   TMP=$(mktemp -d /tmp/twg-golden.XXXXXX)
@@ -230,14 +230,15 @@ record_case() {   # $1 = case, $2 = outdir
     seed_*|ct_sysctls) seed_rules "$TMP/rules.v4" ;;
     random_mix|random_timeouts) cp "$HERE/rules/random_mix.v4" "$TMP/rules.v4"
                 cp "$HERE/rules/random_mix.v6" "$TMP/rules.v6" ;;
-    random_rules|random_multi|random_reject|random_vlan|random_iprange|random_iface|random_limit|random_length)
+    random_rules|random_multi|random_reject|random_vlan|random_iprange|random_iface|random_limit|random_length|random_pkttype)
       # RANDOM_RULES_SEED:
       # which ruleset (the traffic: random_mix's); RANDOM_RULES_REJECT=1: most of its DROP
       # targets become REJECT (random_rules.py --reject), as they always do in random_reject;
       # RANDOM_RULES_IPRANGE=1: some rules get -m iprange, as they always do in random_iprange;
       # RANDOM_RULES_IFACE=1: some get -i / -o, as they always do in random_iface;
       # RANDOM_RULES_LIMIT=1: some get -m limit, as they always do in random_limit;
-      # RANDOM_RULES_LENGTH=1: some get -m length, as they always do in random_length
+      # RANDOM_RULES_LENGTH=1: some get -m length, as they always do in random_length;
+      # RANDOM_RULES_PKTTYPE=1: some get -m pkttype, as they always do in random_pkttype
       local rp="eth0,tap0" rs=${RANDOM_RULES_SEED:-1} rj=()
       [ $case = random_multi ] && { rp="eth0,tap0,tap1"; rs=${RANDOM_RULES_SEED:-2}; }
       [ $case = random_vlan ] && { rp="eth0,tap0,tap1"; rs=${RANDOM_RULES_SEED:-911}; }
@@ -251,6 +252,9 @@ record_case() {   # $1 = case, $2 = outdir
       [ "${RANDOM_RULES_LIMIT:-0}" = 1 ] && [ $case != random_limit ] && rj+=(--limit)
       [ $case = random_length ] && { rs=${RANDOM_RULES_SEED:-1507}; rj+=(--length); }
       [ "${RANDOM_RULES_LENGTH:-0}" = 1 ] && [ $case != random_length ] && rj+=(--length)
+      # two guests: only then does random_mix's traffic flood (broadcast, multicast)
+      [ $case = random_pkttype ] && { rp="eth0,tap0,tap1"; rs=${RANDOM_RULES_SEED:-1601}; rj+=(--pkttype); }
+      [ "${RANDOM_RULES_PKTTYPE:-0}" = 1 ] && [ $case != random_pkttype ] && rj+=(--pkttype)
       "$PY" "$HERE/random_rules.py" --seed "$rs" --family 4 --ports $rp "${rj[@]}" > "$TMP/rules.v4"
       "$PY" "$HERE/random_rules.py" --seed "$rs" --family 6 --ports $rp "${rj[@]}" > "$TMP/rules.v6" ;;
     multi_vm) cp "$HERE/rules/multi_vm.v4" "$TMP/rules.v4"
@@ -319,11 +323,11 @@ main() {
       mkdir -p "$g"
       seed_rules "$g/seed_rules.v4"
       for c in seed_stateless seed_stateful multi_vm ct_sysctls random_mix random_rules random_multi \
-               random_reject random_timeouts random_vlan random_iprange random_iface random_limit random_length; do
+               random_reject random_timeouts random_vlan random_iprange random_iface random_limit random_length random_pkttype; do
         # each case in its own process: fresh namespaces, fresh conntrack
         "$0" "$c" "$g/$c"
       done ;;
-    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules|random_multi|random_reject|random_timeouts|random_vlan|random_iprange|random_iface|random_limit|random_length)
+    seed_stateless|seed_stateful|multi_vm|ct_sysctls|random_mix|random_rules|random_multi|random_reject|random_timeouts|random_vlan|random_iprange|random_iface|random_limit|random_length|random_pkttype)
       record_case "$1" "${2:?output dir}" ;;
     *) sed -n '2,20p' "$0" >&2; exit 2 ;;
   esac

@@ -452,7 +452,8 @@ CASES = {"seed_stateless": seed_stateless, "seed_stateful": seed_stateful, "mult
          "random_iprange": lambda lab: random_mix(lab, seed=1001),
          "random_iface": lambda lab: random_mix(lab, seed=1201),
          "random_limit": lambda lab: random_mix(lab, seed=1401),
-         "random_length": lambda lab: random_mix(lab, seed=1501)}
+         "random_length": lambda lab: random_mix(lab, seed=1501),
+         "random_pkttype": lambda lab: random_mix(lab, seed=1601, guests=(G, G1))}
 
 
 def main():
