@@ -3,6 +3,7 @@
 #include "values.hpp"
 
 #include <cctype>
+#include <cstdint>
 
 #include <arpa/inet.h>
 
@@ -117,7 +118,6 @@ Parsed<std::vector<Cidr>> parse_cidr_list(std::string_view s, Family family) {
 Parsed<uint32_t> parse_limit_rate(std::string_view s) {
   const std::string bad = "bad rate '" + std::string(s) + "' (expected N/second, N/minute, N/hour or N/day)";
   const size_t slash = s.find('/');
-  const std::string_view count = s.substr(0, slash);
   uint64_t mult = 1;
   if (slash != std::string_view::npos) {
     const std::string_view unit = s.substr(slash + 1);
@@ -134,53 +134,34 @@ Parsed<uint32_t> parse_limit_rate(std::string_view s) {
     else if (prefix_of("day")) mult = 24 * 60 * 60;
     else return bad;
   }
-  if (count.empty() || count.size() > 9) return bad;
-  uint64_t n = 0;
-  for (char c : count) {
-    if (c < '0' || c > '9') return bad;
-    n = n * 10 + uint64_t(c - '0');
-  }
-  if (n == 0) return bad;
-  const uint64_t avg = LimitMatch::kScale * mult / n;
+  const auto n = parse_uint(s.substr(0, slash), 1, UINT32_MAX);
+  if (failed(n)) return bad;
+  const uint64_t avg = LimitMatch::kScale * mult / std::get<uint32_t>(n);
   if (avg == 0) return "rate too fast '" + std::string(s) + "' (at most 10000/second)";
   return uint32_t(avg);
 }
 
 Parsed<std::pair<uint32_t, uint32_t>> parse_length_range(std::string_view s) {
   const std::string bad = "bad --length '" + std::string(s) + "' (expected LENGTH[:LENGTH], 0-65535)";
-  auto number = [&](std::string_view t, uint32_t empty, uint32_t& out) {
-    if (t.empty()) {
-      out = empty;
-      return true;
-    }
-    if (t.size() > 5) return false;
-    out = 0;
-    for (char c : t) {
-      if (c < '0' || c > '9') return false;
-      out = out * 10 + uint32_t(c - '0');
-    }
-    return out <= 0xffff;
+  // An empty end is open: 0 below, 65535 above.
+  auto end = [](std::string_view t, uint32_t open) -> Parsed<uint32_t> {
+    return t.empty() ? Parsed<uint32_t>{open} : parse_uint(t, 0, 0xffff);
   };
   const size_t colon = s.find(':');
-  uint32_t lo = 0, hi = 0;
   if (colon == std::string_view::npos) {
-    if (s.empty() || !number(s, 0, lo)) return bad;
-    return std::pair{lo, lo};
+    const auto n = parse_uint(s, 0, 0xffff);
+    if (failed(n)) return bad;
+    return std::pair{std::get<uint32_t>(n), std::get<uint32_t>(n)};
   }
-  if (s.size() == 1 || !number(s.substr(0, colon), 0, lo) || !number(s.substr(colon + 1), 0xffff, hi))
-    return bad;
-  return std::pair{lo, hi};
+  const auto lo = end(s.substr(0, colon), 0), hi = end(s.substr(colon + 1), 0xffff);
+  if (s.size() == 1 || failed(lo) || failed(hi)) return bad;
+  return std::pair{std::get<uint32_t>(lo), std::get<uint32_t>(hi)};
 }
 
 Parsed<uint32_t> parse_limit_burst(std::string_view s) {
-  uint64_t n = 0;
-  if (s.empty() || s.size() > 5) return "bad --limit-burst '" + std::string(s) + "' (0-10000)";
-  for (char c : s) {
-    if (c < '0' || c > '9') return "bad --limit-burst '" + std::string(s) + "' (0-10000)";
-    n = n * 10 + uint64_t(c - '0');
-  }
-  if (n > 10000) return "bad --limit-burst '" + std::string(s) + "' (0-10000)";
-  return uint32_t(n);
+  const auto n = parse_uint(s, 0, 10000);
+  if (failed(n)) return "bad --limit-burst '" + std::string(s) + "' (0-10000)";
+  return n;
 }
 
 Parsed<std::pair<IpAddr, IpAddr>> parse_ip_range(std::string_view s, Family family) {
