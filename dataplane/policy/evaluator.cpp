@@ -271,9 +271,9 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
       if (r.tail >= 0) {
         // Its limit or length decides per packet: neither the memo nor a caller may keep this.
         cacheable = false;
-        const bool matched = reference_rule_matches(
-            fm.tails[std::size_t(r.tail)], Family(fi), q, im.ports, im.bridge_name,
-            [&](uint32_t k) { return im.limits->pass(r.id, k, q.now_ns, counting); });
+        const LimitProbe limits{im.limits.get(), r.id, q.now_ns, counting};
+        const bool matched = reference_rule_matches(fm.tails[std::size_t(r.tail)], Family(fi), q,
+                                                    im.ports, im.bridge_name, std::cref(limits));
         if (!matched) {
           pos = i + 1;
           continue;

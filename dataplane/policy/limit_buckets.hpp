@@ -50,4 +50,15 @@ class LimitBuckets {
   mutable std::mutex mu_;
 };
 
+// One rule's limits as reference_rule_matches() asks them (its LimitFn). Handed over as
+// std::cref(probe): a std::function holds a reference_wrapper without allocating, where
+// a lambda capturing these four allocated for every packet that reached such a rule.
+struct LimitProbe {
+  const LimitBuckets* buckets = nullptr;
+  int32_t rule_id = 0;
+  uint64_t now_ns = 0;
+  bool take = false;
+  bool operator()(uint32_t k) const { return buckets->pass(rule_id, k, now_ns, take); }
+};
+
 }  // namespace tapwall::policy

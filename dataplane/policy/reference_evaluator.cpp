@@ -172,9 +172,8 @@ ReferenceResult ReferenceEvaluator::judge(const PolicyQuery& q, const TraceFn& t
     for (std::size_t i = 0; i < c.rules.size(); ++i) {
       const Rule& r = c.rules[i];
       const int32_t id = fr.ids[ci][i];
-      bool matched = reference_rule_matches(r, family, q, ports_, bridge_name_, [&](uint32_t k) {
-        return limits_->pass(id, k, q.now_ns, take_);
-      });
+      const LimitProbe limits{limits_, id, q.now_ns, take_};
+      bool matched = reference_rule_matches(r, family, q, ports_, bridge_name_, std::cref(limits));
       if (trace) trace(TraceStep{id, &r, &c.name, matched});
       if (!matched) continue;
       res.counted.push_back(id);
