@@ -1,8 +1,11 @@
 // Differential test: the compiled matcher (with its memo) against the reference evaluator
 // on random rule sets (user chains, jump, goto, RETURN, LOG, no target, negations, every
-// match kind) and random packets drawn from the same value pools, so rules hit often and
-// boundaries are exercised. Every decision field and every counter delta must agree, on
-// the first judgement (memo miss) and on a repeat (memo hit).
+// match kind, the per-packet ones -m limit, -m length and -m pkttype among them) and random
+// packets drawn from the same value pools, so rules hit often and boundaries are
+// exercised. Every decision field and every counter delta must agree, on the first
+// judgement (memo miss) and on a repeat (memo hit). Token buckets are state: each compiled
+// evaluator is paired with a reference evaluator of its own buckets, judging the same
+// packets at the same times, so both spend alike.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -73,6 +76,27 @@ class Gen {
     return kPool[pick(7)];
   }
   MacAddr mac_addr() { return mac(uint8_t(1 + pick(3))); }
+  // A destination: unicast mostly, else broadcast or an IPv4 or IPv6 multicast group.
+  MacAddr dst_mac_addr() {
+    switch (pick(6)) {
+      case 0: return MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+      case 1: return MacAddr{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}};
+      case 2: return MacAddr{{0x33, 0x33, 0x00, 0x00, 0x00, 0x01}};
+      default: return mac_addr();
+    }
+  }
+  // An IP length near the boundaries rules draw theirs from.
+  uint32_t length() {
+    static const uint32_t kPool[] = {20, 40, 64, 84, 100, 576, 1280, 1500, 9000, 65535};
+    const uint32_t n = kPool[pick(10)];
+    return chance(30) && n < 65535 ? n + 1 - uint32_t(pick(3)) : n;
+  }
+  // -m limit: from a few per hour to hundreds per second, so packets a few ms apart both
+  // empty buckets and find them refilled. avg is in 1/LimitMatch::kScale s per packet.
+  LimitMatch limit() {
+    static const uint32_t kAvg[] = {20, 100, 2000, 10000, 200000, LimitMatch::kScale * 1200};
+    return LimitMatch{kAvg[pick(6)], uint32_t(1 + pick(8))};
+  }
   IfacePattern iface() {
     static const char* kNames[] = {"eth0", "tap0", "tap1", "vnet0", "tap", "nope"};
     int i = pick(6);
@@ -88,7 +112,7 @@ class Gen {
   }
 
   Match match() {
-    switch (pick(9)) {
+    switch (pick(10)) {
       case 0:
       case 1:
         if (chance(30)) return addr_range();
@@ -135,7 +159,17 @@ class Gen {
         if (chance(30)) mask = kTcpSyn | kTcpRst | kTcpAck | kTcpFin, comp = kTcpSyn;
         return TcpFlagsMatch{mask, comp, chance(25)};
       }
-      default: return FragmentMatch{chance(50)};
+      case 8: return FragmentMatch{chance(50)};
+      default:
+        switch (pick(3)) {
+          case 0: return limit();
+          case 1: {
+            uint32_t lo = chance(20) ? 0 : length(), hi = chance(20) ? 0xffff : length();
+            if (chance(85) && lo > hi) std::swap(lo, hi);  // else reversed: matches nothing
+            return LengthMatch{lo, hi, chance(25)};
+          }
+          default: return PktTypeMatch{uint8_t(pick(4)), chance(25)};
+        }
     }
   }
 
@@ -175,6 +209,7 @@ class Gen {
     Decoded d = ip_packet(fam_ == Family::Ipv4 ? L3Kind::Ipv4 : L3Kind::Ipv6, packet_addr(),
                           packet_addr(), proto());
     d.src_mac = mac_addr();
+    d.dst_mac = dst_mac_addr();
     d.l4_ok = chance(90);
     if (!d.l4_ok && chance(70)) {
       d.is_fragment = true;
@@ -215,9 +250,30 @@ std::string describe(const Decoded& d, const PolicyQuery& q) {
   return s;
 }
 
+// Per global rule id (compile numbering: each chain's rules, then a built-in chain's
+// policy), which per-packet match kinds the rule has: 1 limit, 2 length, 4 pkttype.
+std::vector<uint8_t> per_packet_kinds(const RuleSet& rs) {
+  std::vector<uint8_t> kinds;
+  for (const Chain& c : rs.chains) {
+    for (const Rule& r : c.rules) {
+      uint8_t k = 0;
+      for (const Match& m : r.matches)
+        k |= std::holds_alternative<LimitMatch>(m)    ? 1
+             : std::holds_alternative<LengthMatch>(m) ? 2
+             : std::holds_alternative<PktTypeMatch>(m) ? 4
+                                                       : 0;
+      kinds.push_back(k);
+    }
+    if (c.builtin) kinds.push_back(0);
+  }
+  return kinds;
+}
+
 void run_family(Family fam, uint32_t base_seed, int sets, int packets) {
   // Coverage of the generated cases, so the comparison is known not to be vacuous.
   uint64_t by_rule = 0, by_policy = 0, in_user_chain = 0, logged = 0, dropped = 0;
+  uint64_t counted_kind[3] = {};  // rules counted that have a limit / length / pkttype
+  uint64_t limit_refused = 0;     // limit rules a bucket kept from matching
   for (int s = 0; s < sets; ++s) {
     const uint32_t seed = base_seed + uint32_t(s);
     Gen g(seed, fam);
@@ -225,30 +281,49 @@ void run_family(Family fam, uint32_t base_seed, int sets, int packets) {
     const auto ports = g.ports();
     const RuleSet* v4rs = fam == Family::Ipv4 ? &rs : nullptr;
     const RuleSet* v6rs = fam == Family::Ipv6 ? &rs : nullptr;
+    // Two compilations: each has its own token buckets, spent only by its own evaluator.
     auto pol = compile_ok(v4rs, v6rs, ports);
-    ASSERT_TRUE(pol) << "seed " << seed;
+    auto pol_direct = compile_ok(v4rs, v6rs, ports);
+    ASSERT_TRUE(pol && pol_direct) << "seed " << seed;
     PolicyEvaluator ev(pol);
-    PolicyEvaluator no_memo(pol);  // the memo-miss path on every packet
+    PolicyEvaluator no_memo(pol_direct);  // the memo-miss path on every packet
     no_memo.set_memo_enabled(false);
-    policy::ReferenceEvaluator ref(v4rs, v6rs, ports);
+    policy::ReferenceEvaluator ref(v4rs, v6rs, ports), ref_direct(v4rs, v6rs, ports);
+    const std::vector<uint8_t> kinds = per_packet_kinds(rs);
     std::vector<uint64_t> before(pol->rule_count());
+    uint64_t now = 1'000'000'000;
     for (int p = 0; p < packets; ++p) {
       const Decoded d = g.packet();
-      const PolicyQuery q = query(d, g.ct(), g.port_id(), g.port_id(), uint32_t(60 + p));
-      policy::ReferenceResult want = ref.judge(q);
-      if (want.decision.rule != kNoRule) {
-        const RuleInfo& info = pol->rule(want.decision.rule);
-        (info.is_policy ? by_policy : by_rule) += 1;
-        in_user_chain += info.chain[0] == 'U';
-      }
-      logged += want.decision.log_rule != kNoRule;
-      dropped += !want.decision.accept;
-      std::map<int32_t, uint64_t> want_counts;
-      for (int32_t id : want.counted) ++want_counts[id];
+      PolicyQuery q = query(d, g.ct(), g.port_id(), g.port_id(), g.length());
+      now += uint64_t(g.pick(20'000)) * 1000;  // 0-20 ms after the previous packet
+      q.now_ns = now;
+      const policy::ReferenceResult want_direct = ref_direct.judge(q);
       const PolicyDecision direct = no_memo.judge(q);
-      ASSERT_EQ(direct.rule, want.decision.rule) << "seed " << seed << " packet " << p;
-      ASSERT_EQ(direct.log_rule, want.decision.log_rule) << "seed " << seed << " packet " << p;
+      ASSERT_EQ(direct.rule, want_direct.decision.rule) << "seed " << seed << " packet " << p;
+      ASSERT_EQ(direct.log_rule, want_direct.decision.log_rule)
+          << "seed " << seed << " packet " << p;
       for (int round = 0; round < 2; ++round) {  // miss, then (usually) memo hit
+        policy::ReferenceResult want;
+        // A limit rule tried, not matched, though all else in it matched: a bucket said no.
+        const auto tried = [&](const policy::TraceStep& st) {
+          if (round == 0 && st.rule && !st.matched && (kinds[std::size_t(st.rule_id)] & 1) &&
+              policy::reference_rule_matches(*st.rule, fam, q, ports))
+            ++limit_refused;
+        };
+        want = ref.judge(q, tried);
+        if (round == 0) {
+          if (want.decision.rule != kNoRule) {
+            const RuleInfo& info = pol->rule(want.decision.rule);
+            (info.is_policy ? by_policy : by_rule) += 1;
+            in_user_chain += info.chain[0] == 'U';
+          }
+          logged += want.decision.log_rule != kNoRule;
+          dropped += !want.decision.accept;
+          for (int32_t id : want.counted)
+            for (int k = 0; k < 3; ++k) counted_kind[k] += (kinds[std::size_t(id)] >> k) & 1;
+        }
+        std::map<int32_t, uint64_t> want_counts;
+        for (int32_t id : want.counted) ++want_counts[id];
         for (std::size_t i = 0; i < before.size(); ++i)
           before[i] = pol->counter(int32_t(i)).packets.load();
         PolicyDecision got = ev.judge(q);
@@ -273,10 +348,15 @@ void run_family(Family fam, uint32_t base_seed, int sets, int packets) {
   EXPECT_GT(in_user_chain, total / 20);
   EXPECT_GT(logged, total / 20);
   EXPECT_GT(dropped, total / 5);
-  std::printf("coverage: by_rule=%llu by_policy=%llu user_chain=%llu logged=%llu dropped=%llu\n",
+  for (uint64_t n : counted_kind) EXPECT_GT(n, total / 100);
+  EXPECT_GT(limit_refused, total / 200);
+  std::printf("coverage: by_rule=%llu by_policy=%llu user_chain=%llu logged=%llu dropped=%llu "
+              "counted limit=%llu length=%llu pkttype=%llu limit_refused=%llu\n",
               (unsigned long long)by_rule, (unsigned long long)by_policy,
               (unsigned long long)in_user_chain, (unsigned long long)logged,
-              (unsigned long long)dropped);
+              (unsigned long long)dropped, (unsigned long long)counted_kind[0],
+              (unsigned long long)counted_kind[1], (unsigned long long)counted_kind[2],
+              (unsigned long long)limit_refused);
 }
 
 TEST(Differential, Ipv4RandomRuleSets) { run_family(Family::Ipv4, 1000, 300, 200); }
