@@ -39,6 +39,15 @@ const char* kSeedRules =
     "-A vboxin -p tcp -m multiport --dports 80,443,465,993,995 -j ACCEPT\n"
     "-A vboxout -j ACCEPT\nCOMMIT\n";
 
+// The seed's rules behind a first FORWARD rule that tests each frame's packet type, as a
+// firewall that drops broadcasts first has: every flow's decision reaches a per-packet match.
+const std::string kPktTypeFirstRules = [] {
+  std::string r = kSeedRules;
+  const std::string first = "-A FORWARD ";
+  r.insert(r.find(first), "-A FORWARD -m pkttype --pkt-type broadcast -j DROP\n");
+  return r;
+}();
+
 uint16_t csum_fold(uint32_t s) {
   while (s >> 16) s = (s & 0xffff) + (s >> 16);
   return uint16_t(~s);
@@ -117,12 +126,13 @@ struct Frames {
   std::span<const uint8_t> bytes(std::size_t i) const { return {data.data() + off[i], len[i]}; }
 };
 
-std::unique_ptr<Engine> make_engine(uint32_t ct_capacity, bool verdict_cache = true) {
+std::unique_ptr<Engine> make_engine(uint32_t ct_capacity, bool verdict_cache = true,
+                                    const char* rules = kSeedRules) {
   EngineConfig cfg;
   cfg.ports = {{"eth0", PortRole::Uplink}, {"tap0", PortRole::Vm}};
   cfg.ct.capacity = ct_capacity;
   cfg.verdict_cache = verdict_cache;
-  auto rs = std::get<RuleSet>(parse_rules(kSeedRules, "seed.rules", Family::Ipv4));
+  auto rs = std::get<RuleSet>(parse_rules(rules, "seed.rules", Family::Ipv4));
   auto pol = std::get<std::shared_ptr<const CompiledPolicy>>(
       CompiledPolicy::compile(&rs, nullptr, cfg.ports, 1));
   return std::make_unique<Engine>(cfg, pol);
@@ -167,7 +177,8 @@ struct Established {
 
 constexpr uint64_t kT0 = 1000000000ull;
 
-Established setup_established(uint32_t flows, bool verdict_cache, uint32_t host_base = 0) {
+Established setup_established(uint32_t flows, bool verdict_cache, uint32_t host_base = 0,
+                              const char* rules = kSeedRules) {
   Established s;
   // Guest connects out (vboxout accepts), the LAN replies: a chunk of handshakes at a time,
   // so setup memory stays small next to the table at 1M flows.
@@ -202,7 +213,7 @@ Established setup_established(uint32_t flows, bool verdict_cache, uint32_t host_
   std::vector<FrameOutcome> out;
   out.reserve(kBatch * 2);
   const uint64_t rss0 = rss_bytes();
-  s.engine = make_engine(std::max<uint32_t>(1024, flows * 2), verdict_cache);
+  s.engine = make_engine(std::max<uint32_t>(1024, flows * 2), verdict_cache, rules);
   for (uint32_t first = 0; first < flows; first += kChunk) {
     build_chunk(setup, first);
     run_frames(*s.engine, setup, kT0, out);
@@ -220,9 +231,9 @@ Established setup_established(uint32_t flows, bool verdict_cache, uint32_t host_
   return s;
 }
 
-void established(benchmark::State& state, bool verdict_cache) {
+void established(benchmark::State& state, bool verdict_cache, const char* rules = kSeedRules) {
   const uint32_t flows = static_cast<uint32_t>(state.range(0));
-  Established s = setup_established(flows, verdict_cache);
+  Established s = setup_established(flows, verdict_cache, 0, rules);
   std::vector<FrameOutcome> out;
   out.reserve(kBatch * 2);
   uint64_t frames = 0;
@@ -257,6 +268,11 @@ BENCHMARK(BM_EngineEstablished)
 
 void BM_EngineEstablishedNoVerdictCache(benchmark::State& state) { established(state, false); }
 BENCHMARK(BM_EngineEstablishedNoVerdictCache)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void BM_EngineEstablishedPktTypeRule(benchmark::State& state) {
+  established(state, true, kPktTypeFirstRules.c_str());
+}
+BENCHMARK(BM_EngineEstablishedPktTypeRule)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 // One engine per thread, each with its own 100k flows: what two workers on two cores give.
 void BM_EngineEstablishedThreads(benchmark::State& state) {

@@ -121,11 +121,13 @@ void Engine::judge_tracked(const Decoded& d, PortId in, PortMask egress, const C
                            uint64_t now, FrameOutcome& o, bool cacheable) {
   o.ct = ct.state;
   // The steady state, apart: an ESTABLISHED packet of the flow itself (not an error RELATED
-  // to it, not INVALID) going to one port, neither end the host. Only such a packet may
-  // use the entry's cache: a flooded frame's per-port decisions would evict each other,
-  // and the slot holds one. Its entry existed before it, so there is nothing to confirm.
+  // to it, not INVALID) to a unicast MAC going to one port, neither end the host. Only such
+  // a packet may use the entry's cache: a flooded frame's per-port decisions would evict
+  // each other, and the slot holds one; the cache's key has no packet type, so its
+  // decisions are all for unicast frames (a `-m pkttype` rule decides them alike, and the
+  // express path takes only those). Its entry existed before it: nothing to confirm.
   if (cacheable && cfg_.verdict_cache && ct.state == CtState::Established &&
-      ct.entry != kNoCtEntry && std::has_single_bit(egress) &&
+      ct.entry != kNoCtEntry && !d.dst_mac.is_multicast() && std::has_single_bit(egress) &&
       !(host_ports_ & ((PortMask{1} << in) | egress))) {
     const PortId p = static_cast<PortId>(std::countr_zero(egress));
     const PolicyDecision dec = judge_cached(d, in, p, ct, now);

@@ -193,6 +193,10 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
     tail.matches.assign(dynamic, r.matches.end());
     if (auto err = lower_rule(prefix, i, cx, cons, fm.aux)) return err;
     fm.rules[i].tail = int32_t(fm.tails.size());
+    fm.rules[i].tail_varies =
+        std::any_of(tail.matches.begin(), tail.matches.end(), [](const Match& m) {
+          return is_per_packet(m) && !std::holds_alternative<PktTypeMatch>(m);
+        });
     fm.tails.push_back(std::move(tail));
   }
   fm.nbits = cx.next_aux_bit;

@@ -7,8 +7,10 @@
 // nothing) and resolving `--ports` (either) rules from the port classes.
 // Invariants: the memo belongs to one CompiledPolicy (the evaluator's), so entries never go
 // stale; a decision whose counted path exceeds kMaxPath rules, or whose walk reached a
-// `-m limit` or `-m length` rule (decided per packet), is not memoized nor reported as a
-// complete path (it is still decided and counted correctly, only recomputed each time).
+// `-m limit`, `-m length` or `-m pkttype` rule (decided per packet), is not memoized (it
+// is still decided and counted correctly, only recomputed each time). Its path is reported
+// complete unless it is too long or a limit or length took part: a pkttype decides alike
+// for packets of one type, which a caller's cache can key by (PolicyPath).
 // Thread-safety: one evaluator per thread; counters are shared relaxed atomics.
 #include <bit>
 #include <cstring>
@@ -251,11 +253,12 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   std::memcpy(fresh.key, packed, sizeof packed);
   fresh.family_plus_one = uint8_t(fi + 1);
   fresh.path_len = 0;
-  bool cacheable = true;
+  bool cacheable = true;   // by the memo, keyed by the classes alone
+  bool reportable = true;  // as a complete path, for a cache keyed by the packet type too
   auto visit = [&](int32_t id) {
     count(id);
     if (fresh.path_len < kMaxPath) fresh.path[fresh.path_len++] = id;
-    else cacheable = false;
+    else cacheable = reportable = false;
   };
   PolicyDecision d;
   Frame* stack = cache_->stack.data();
@@ -269,8 +272,10 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
     if (!leave) {
       const CRule& r = fm.rules[i];
       if (r.tail >= 0) {
-        // Its limit or length decides per packet: neither the memo nor a caller may keep this.
+        // Decided per packet: the memo may not keep this; a caller may, unless a limit or
+        // a length takes part.
         cacheable = false;
+        if (r.tail_varies) reportable = false;
         const LimitProbe limits{im.limits.get(), r.id, q.now_ns, counting};
         const bool matched = reference_rule_matches(fm.tails[std::size_t(r.tail)], Family(fi), q,
                                                     im.ports, im.bridge_name, std::cref(limits));
@@ -323,7 +328,7 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
     pos = stack[depth].pos;
   }
 
-  if (PolicyPath* out = cache_->path_out; out && cacheable) {
+  if (PolicyPath* out = cache_->path_out; out && reportable) {
     out->len = fresh.path_len;
     std::memcpy(out->ids, fresh.path, fresh.path_len * sizeof(int32_t));
     out->complete = true;

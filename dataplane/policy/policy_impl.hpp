@@ -6,8 +6,9 @@
 // the bitset of rules whose constraints on that dimension hold. A packet's matching rules
 // are the AND of its 12 class bitsets; the chain walk (jumps, goto, RETURN) then scans that
 // bitset from chain positions, touching only rules that match. Since the decision depends
-// only on the tuple of class ids (save for rules with `-m limit` or `-m length`, whose
-// decisions are never memoized: CRule::tail), workers memoize decisions by that tuple (evaluator.cpp):
+// only on the tuple of class ids (save for rules with `-m limit`, `-m length` or
+// `-m pkttype`, whose decisions are never memoized: CRule::tail), workers memoize
+// decisions by that tuple (evaluator.cpp):
 // a new flow whose classes were seen before costs 12 class lookups and one probe,
 // whatever the rule count.
 // `-m multiport --ports` (source OR destination) is not a per-dimension predicate: it gets
@@ -67,11 +68,15 @@ struct CRule {
   TargetKind target = TargetKind::None;
   uint32_t jump_chain = 0;  // compiled chain index for Jump/Goto
   int32_t id = kNoRule;     // global rule id
-  // A rule with a per-packet match (`-m limit`, `-m length`: is_per_packet()): its bit
-  // stands for its matches before the first such, and FamilyMatcher::tails[tail] holds the
-  // rest, tested in order on each packet (a limit spends a token on every packet that
-  // reaches it, whatever follows). -1: none.
+  // A rule with a per-packet match (`-m limit`, `-m length`, `-m pkttype`:
+  // is_per_packet()): its bit stands for its matches before the first such, and
+  // FamilyMatcher::tails[tail] holds the rest, tested in order on each packet (a limit
+  // spends a token on every packet that reaches it, whatever follows). -1: none.
   int32_t tail = -1;
+  // Whether the tail's outcome can differ between packets of the same classes and packet
+  // type: it has a limit or a length. A pkttype-only tail is fixed by the type, which
+  // callers can key by.
+  bool tail_varies = false;
 };
 
 struct CChain {

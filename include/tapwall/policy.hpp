@@ -62,7 +62,9 @@ struct PolicyQuery {
 // The rule ids one judgement counted, in the order it counted them. For a caller that
 // caches a decision (the engine, on the conntrack entry) and must still count every later
 // packet exactly as judge() would: CompiledPolicy::count_path(). complete is false when the
-// path was too long to report; such a decision must not be cached.
+// path was too long to report, or a `-m limit` or `-m length` took part; such a decision
+// must not be cached. A complete decision holds for every packet of the same classes and
+// the same packet type (`-m pkttype`): a cache must key it by both.
 inline constexpr uint32_t kMaxPolicyPath = 7;
 struct PolicyPath {
   uint8_t len = 0;

@@ -359,5 +359,60 @@ TEST_F(EngineTest, LimitRuleJudgesAReassembledDatagramAtItsTime) {
   EXPECT_EQ(feed1(udp(5003), kEth0, t + kSec).to, bit(kTap0));  // a whole one
 }
 
+// A `-m pkttype` rule decides alike for every unicast frame, so an established flow that
+// reaches one keeps its cached verdict (and the express path): with a pkttype rule first in
+// FORWARD, as some firewalls have, every frame would otherwise take the general path.
+const std::string kPkttypeFirst = forward_drop_table(
+    "-A FORWARD -m pkttype --pkt-type broadcast -j DROP\n"
+    "-A FORWARD -m state --state ESTABLISHED -j ACCEPT\n"
+    "-A FORWARD -m physdev --physdev-in tap0 -j ACCEPT\n");
+
+TEST_F(EngineTest, PktTypeRuleLeavesAnEstablishedFlowCached) {
+  engine_->set_policy(policy_from_text(kPkttypeFirst, cfg_.ports, 2));
+  learn_stations(kSec);
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
+  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
+            bit(kTap0));
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  const EngineCounters before = engine_->counters();
+  for (int i = 0; i < 4; ++i) {
+    FrameOutcome o = feed1(lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101), kEth0, 3 * kSec);
+    EXPECT_EQ(o.ct, CtState::Established);
+    EXPECT_EQ(o.to, bit(kTap0));
+  }
+  // The first is judged and cached, the other three hit the cache.
+  EXPECT_EQ(engine_->counters().verdict_cache_hits - before.verdict_cache_hits, 3u);
+  // Counted as judge() counts: the ESTABLISHED rule once per frame, the pkttype rule never.
+  // (Ids: INPUT's policy is 0, FORWARD's rules follow.)
+  const CompiledPolicy& pol = *engine_->policy();
+  ASSERT_NE(rule_text(1).find("--pkt-type broadcast"), std::string::npos);
+  EXPECT_EQ(pol.counter(1).packets.load(), 0u);
+  EXPECT_EQ(pol.counter(2).packets.load(), 6u);  // SYN/ACK (a reply), the ACK, the four
+}
+
+// The cache holds decisions for unicast frames only: a broadcast frame of a cached flow
+// (forwarded to one port, as with two ports) is judged, and the pkttype rule drops it.
+TEST_F(EngineTest, BroadcastFrameOfACachedFlowIsJudgedByItsType) {
+  cfg_.ports = {{"eth0", PortRole::Uplink}, {"tap0", PortRole::Vm}};
+  engine_ = std::make_unique<Engine>(cfg_, policy_from_text(kPkttypeFirst, cfg_.ports, 2));
+  for (auto [m, p] : {std::pair{kLanMac, kEth0}, {kGuestMac, kTap0}})
+    feed1(FrameBuilder{}.eth(kBroadcast, m).ethertype(kEthTypeArp).raw(0, Bytes(28, 0)).build(), p,
+          kSec);
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
+  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
+            bit(kTap0));
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  for (int i = 0; i < 2; ++i)  // judged, then cached
+    EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101), kEth0, 3 * kSec).to, bit(kTap0));
+  Bytes bcast = lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101);
+  std::fill(bcast.begin(), bcast.begin() + 6, 0xff);  // the destination MAC
+  FrameOutcome o = feed1(bcast, kEth0, 3 * kSec);
+  EXPECT_EQ(o.ct, CtState::Established);
+  EXPECT_EQ(o.to, 0u);
+  ASSERT_EQ(o.n_per, 1);
+  EXPECT_EQ(o.per[0].port, kTap0);
+  EXPECT_NE(rule_text(o.per[0].rule).find("--pkt-type broadcast"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tapwall

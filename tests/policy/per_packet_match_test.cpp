@@ -217,5 +217,31 @@ TEST(PktTypeRule, ByDestinationMacAndNeverOtherhost) {
   }
 }
 
+// A pkttype decides alike for every packet of one type, so a decision that reached one is
+// reported as a complete path (a cache keyed by the type may keep it, as the engine's does
+// for unicast frames); one that also reached a length or a limit is not.
+TEST(PktTypeRule, PathCompleteUnlessALimitOrLengthTookPart) {
+  struct Case {
+    std::vector<Match> matches;
+    bool complete;
+  };
+  const Case cases[] = {{{PktTypeMatch{1, true}}, true},  // ! broadcast
+                        {{PktTypeMatch{1, true}, PortMatch{PortMatch::Field::Dst, {{53, 53}}, false}}, true},
+                        {{PktTypeMatch{1, true}, LengthMatch{0, 1000, false}}, false},
+                        {{PktTypeMatch{1, true}, LimitMatch{}}, false}};
+  for (const Case& c : cases) {
+    RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+    chain(rs, "FORWARD").rules = {
+        proto_rule("-A FORWARD -p udp -m pkttype ...", kProtoUdp, c.matches, TargetKind::Accept)};
+    auto pol = compile_ok(&rs, nullptr, two_ports());
+    ASSERT_TRUE(pol);
+    PolicyEvaluator ev(pol);
+    const Decoded d = udp4("192.0.2.1", "198.51.100.2", 1000, 53);  // unicast
+    PolicyPath path;
+    EXPECT_TRUE(ev.judge(query(d, CtState::New, 0, 1), path).accept);
+    EXPECT_EQ(path.complete, c.complete) << c.matches.size() << " matches";
+  }
+}
+
 }  // namespace
 }  // namespace tapwall::testing
