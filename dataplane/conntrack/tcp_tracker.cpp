@@ -17,7 +17,8 @@ using namespace tcp_detail;
 
 namespace {
 
-constexpr uint8_t sNO = kTcpNone, sSS = kTcpSynSent, sSR = kTcpSynRecv, sES = kTcpEstablished,
+// (No packet leads to kTcpNone, so the table needs no sNO; its columns still start there.)
+constexpr uint8_t sSS = kTcpSynSent, sSR = kTcpSynRecv, sES = kTcpEstablished,
                   sFW = kTcpFinWait, sCW = kTcpCloseWait, sLA = kTcpLastAck,
                   sTW = kTcpTimeWait, sCL = kTcpClose, sS2 = kTcpSynSent2,
                   sIV = kTcpStateCount, sIG = kTcpIgnore;

@@ -1,10 +1,6 @@
 // libFuzzer target for decode_frame() and the checksum helpers on arbitrary bytes.
-// Not built by CMake. Build and run (60 s) from the repository root:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-//     tests/fuzz/decode_fuzz.cpp dataplane/net/decode.cpp dataplane/net/icmp_quote.cpp \
-//     dataplane/net/checksum.cpp -o /tmp/decode_fuzz
-//   mkdir -p /tmp/decode_fuzz_corpus && /tmp/decode_fuzz -max_total_time=60 -max_len=2048 \
-//     /tmp/decode_fuzz_corpus
+// Built and run by tools/fuzz.sh (CMake option TAPWALL_FUZZ, clang): `tools/fuzz.sh 60
+// decode_fuzz`.
 // Besides ASan/UBSan catching any out-of-bounds read, it aborts when a successful decode
 // breaks an invariant decoded.hpp promises (offsets inside the frame and ordered).
 #include <cstdint>
