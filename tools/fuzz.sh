@@ -2,7 +2,7 @@
 # fuzz.sh [SECONDS] [TARGET...]: build the libFuzzer targets (tests/fuzz/*_fuzz.cpp) with
 # clang, ASan and UBSan in build/fuzz, and run each for SECONDS (default 120) on one core.
 # engine_fuzz starts from the golden cases' input frames (tools/fuzz/corpus_from_golden.py)
-# and its saved regressions; each target keeps the inputs that found new coverage in
+# and its saved regressions, rules_fuzz from every rules file the tests load; each target keeps the inputs that found new coverage in
 # build/fuzz/corpus/TARGET, so a later run goes on from there. A failing input is written
 # to build/fuzz/artifacts/ and the script exits non-zero: minimise it
 # (TARGET -minimize_crash=1 FILE), fix the bug, and add the input to tests/fuzz/regressions/
@@ -13,7 +13,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_EACH=${1:-120}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decode_fuzz engine_fuzz)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(decode_fuzz engine_fuzz rules_fuzz)
 case "$SECONDS_EACH" in ''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a number" >&2; exit 2 ;; esac
 bash "$REPO/tools/install-deps.sh"
 if ! command -v clang++ >/dev/null; then
@@ -26,14 +26,21 @@ cmake -S "$REPO" -B "$B" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWith
 cmake --build "$B" -j"$(nproc)" --target "${TARGETS[@]}"
 SEED=$(mktemp -d /tmp/tapwall-fuzz-seed.XXXXXX)
 trap 'rm -rf "$SEED"' EXIT
-python3 "$REPO/tools/fuzz/corpus_from_golden.py" "$REPO/tests/golden" "$SEED" >/dev/null
-if compgen -G "$REPO/tests/fuzz/regressions/*" >/dev/null; then cp "$REPO"/tests/fuzz/regressions/* "$SEED"/; fi
+mkdir -p "$SEED/engine" "$SEED/rules"
+python3 "$REPO/tools/fuzz/corpus_from_golden.py" "$REPO/tests/golden" "$SEED/engine" >/dev/null
+if compgen -G "$REPO/tests/fuzz/regressions/*" >/dev/null; then cp "$REPO"/tests/fuzz/regressions/* "$SEED/engine"/; fi
+# rules_fuzz: every rules file the tests load, after its family byte (1: IPv6).
+n=0
+for f in "$REPO"/tests/rules/fixtures/*.sh "$REPO"/tests/rules/fixtures/*.rules.* "$REPO"/tests/golden/*/rules.v*; do
+  case "$f" in *6.sh|*.v6) fam='\001' ;; *) fam='\000' ;; esac
+  { printf "$fam"; cat "$f"; } >"$SEED/rules/$((n += 1))"
+done
 mkdir -p "$B/artifacts"
 rc=0
 for t in "${TARGETS[@]}"; do
   mkdir -p "$B/corpus/$t"
   seeds=()
-  [ "$t" = engine_fuzz ] && seeds=("$SEED")
+  case "$t" in engine_fuzz) seeds=("$SEED/engine") ;; rules_fuzz) seeds=("$SEED/rules") ;; esac
   echo "fuzz.sh: $t for ${SECONDS_EACH} s"
   "$B/$t" -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$B/artifacts/$t-" "$B/corpus/$t" "${seeds[@]}" 2>"$B/$t.log" || {
