@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [TARGET...]: build the libFuzzer targets (tests/fuzz/*_fuzz.cpp) with
 # clang, ASan and UBSan in build/fuzz, and run each for SECONDS (default 120) on one core.
-# engine_fuzz starts from the golden cases' input frames (tools/fuzz/corpus_from_golden.py)
-# and its saved regressions, rules_fuzz from every rules file the tests load; each target keeps the inputs that found new coverage in
+# engine_fuzz starts from the golden cases' input frames and rules_fuzz from every rules
+# file the tests load, each with its saved regressions (tools/fuzz/seeds.sh); each target keeps the inputs that found new coverage in
 # build/fuzz/corpus/TARGET, so a later run goes on from there. A failing input is written
 # to build/fuzz/artifacts/ and the script exits non-zero: minimise it
 # (TARGET -minimize_crash=1 FILE), fix the bug, and add the input to tests/fuzz/regressions/
-# so CTest's engine_fuzz_corpus replays it from then on.
+# as TARGET-NAME so CTest (TARGET_corpus) replays it from then on.
 # Needs clang (installed here if missing). Touches nothing outside build/fuzz and a temp dir.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,21 +26,15 @@ cmake -S "$REPO" -B "$B" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWith
 cmake --build "$B" -j"$(nproc)" --target "${TARGETS[@]}"
 SEED=$(mktemp -d /tmp/tapwall-fuzz-seed.XXXXXX)
 trap 'rm -rf "$SEED"' EXIT
-mkdir -p "$SEED/engine" "$SEED/rules"
-python3 "$REPO/tools/fuzz/corpus_from_golden.py" "$REPO/tests/golden" "$SEED/engine" >/dev/null
-if compgen -G "$REPO/tests/fuzz/regressions/*" >/dev/null; then cp "$REPO"/tests/fuzz/regressions/* "$SEED/engine"/; fi
-# rules_fuzz: every rules file the tests load, after its family byte (1: IPv6).
-n=0
-for f in "$REPO"/tests/rules/fixtures/*.sh "$REPO"/tests/rules/fixtures/*.rules.* "$REPO"/tests/golden/*/rules.v*; do
-  case "$f" in *6.sh|*.v6) fam='\001' ;; *) fam='\000' ;; esac
-  { printf "$fam"; cat "$f"; } >"$SEED/rules/$((n += 1))"
-done
 mkdir -p "$B/artifacts"
 rc=0
 for t in "${TARGETS[@]}"; do
   mkdir -p "$B/corpus/$t"
   seeds=()
-  case "$t" in engine_fuzz) seeds=("$SEED/engine") ;; rules_fuzz) seeds=("$SEED/rules") ;; esac
+  if [ "$t" != decode_fuzz ]; then
+    bash "$REPO/tools/fuzz/seeds.sh" "$t" "$SEED/$t"
+    seeds=("$SEED/$t")
+  fi
   echo "fuzz.sh: $t for ${SECONDS_EACH} s"
   "$B/$t" -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$B/artifacts/$t-" "$B/corpus/$t" "${seeds[@]}" 2>"$B/$t.log" || {
