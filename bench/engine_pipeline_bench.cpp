@@ -282,6 +282,19 @@ BENCHMARK(BM_EngineEstablished)
 void BM_EngineEstablishedNoVerdictCache(benchmark::State& state) { established(state, false); }
 BENCHMARK(BM_EngineEstablishedNoVerdictCache)->Arg(100000)->Unit(benchmark::kMillisecond);
 
+// The seed's rules behind a first FORWARD rule on the packet's length (every flow's decision
+// reaches it; established frames are decided per length class).
+const std::string kLengthFirstRules = [] {
+  std::string r = kSeedRules;
+  r.insert(r.find("-A FORWARD "), "-A FORWARD -m length --length 1400:65535 -j DROP\n");
+  return r;
+}();
+
+void BM_EngineEstablishedLengthRule(benchmark::State& state) {
+  established(state, true, kLengthFirstRules.c_str());
+}
+BENCHMARK(BM_EngineEstablishedLengthRule)->Arg(100000)->Unit(benchmark::kMillisecond);
+
 void BM_EngineEstablishedPktTypeRule(benchmark::State& state) {
   established(state, true, kPktTypeFirstRules.c_str());
 }

@@ -25,6 +25,7 @@ Engine::Engine(EngineConfig cfg, std::shared_ptr<const CompiledPolicy> policy)
       ct_(std::make_unique<Conntrack>(cfg_.ct)),
       defrag_(std::make_unique<Defragmenter>(cfg_.defrag)),
       eval_(std::make_unique<PolicyEvaluator>(std::move(policy))),
+      length_cuts_(eval_->policy().length_cuts().begin(), eval_->policy().length_cuts().end()),
       dec_(std::make_unique<Decoded[]>(kPipeline)),
       xf_(std::make_unique<ExpressFrame[]>(kPipeline)) {
   for (std::size_t i = 0; i < cfg_.ports.size() && i < kMaxPorts; ++i) {
@@ -43,6 +44,8 @@ Engine::~Engine() = default;
 void Engine::set_policy(std::shared_ptr<const CompiledPolicy> policy) {
   reset_verdict_cache();  // counts pending for the old policy go to the old policy
   eval_ = std::make_unique<PolicyEvaluator>(std::move(policy));
+  const auto cuts = eval_->policy().length_cuts();
+  length_cuts_.assign(cuts.begin(), cuts.end());
 }
 
 const CompiledPolicy* Engine::policy() const { return &eval_->policy(); }
@@ -177,7 +180,7 @@ PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
   r.in = q.in;
   r.out = q.out;
   r.ct = q.ct;
-  r.tcp_flags = cache_key_flags(d);
+  r.packet_key = cache_key_flags(d) | length_class(q.bytes) << 8;
   const uint32_t id = intern(r);
   if (id < records_.size()) {
     // intern() may have reset the cache (new tag): write the slot after it.
@@ -192,13 +195,13 @@ PolicyDecision Engine::judge_and_cache(const Decoded& d, PortId in, PortId out,
 uint32_t Engine::intern(const VerdictRecord& r) {
   auto same = [](const VerdictRecord& a, const VerdictRecord& b) {
     return a.src_mac == b.src_mac && a.in == b.in && a.out == b.out && a.ct == b.ct &&
-           a.tcp_flags == b.tcp_flags && a.dec.accept == b.dec.accept &&
+           a.packet_key == b.packet_key && a.dec.accept == b.dec.accept &&
            a.dec.rule == b.dec.rule && a.dec.reason == b.dec.reason &&
            a.dec.log_rule == b.dec.log_rule && a.path.len == b.path.len &&
            std::memcmp(a.path.ids, b.path.ids, a.path.len * sizeof(int32_t)) == 0;
   };
   uint64_t h = r.src_mac * 0x9e3779b97f4a7c15ull;
-  h ^= (uint64_t{r.in} << 8 | r.out | uint64_t(r.ct) << 16 | uint64_t{r.tcp_flags} << 24) *
+  h ^= (uint64_t{r.in} << 8 | r.out | uint64_t(r.ct) << 16 | uint64_t{r.packet_key} << 24) *
        0xff51afd7ed558ccdull;
   h ^= uint64_t(uint32_t(r.dec.rule)) * 0xc4ceb9fe1a85ec53ull;
   for (uint32_t i = 0; i < r.path.len; ++i)

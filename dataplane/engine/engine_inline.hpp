@@ -4,6 +4,7 @@
 // Thread-safety: as Engine (one owner).
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 
@@ -78,17 +79,23 @@ inline void Engine::count_input(const FrameIn& f) {
 // swap: equality is all the key needs).
 inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m); }
 
-// `tcp_flags`: as cache_key_flags().
+[[gnu::always_inline]] inline uint32_t Engine::length_class(uint32_t ip_bytes) const {
+  if (length_cuts_.empty()) return 0;  // the common case: one branch a frame
+  return uint32_t(std::upper_bound(length_cuts_.begin(), length_cuts_.end(), ip_bytes) -
+                  length_cuts_.begin());
+}
+
+// `packet_key`: as VerdictRecord::packet_key.
 [[gnu::always_inline]] inline uint32_t Engine::cached_record(const CtVerdictCache& slot,
                                                              uint64_t src_mac,
-                                                             uint8_t tcp_flags, PortId in,
+                                                             uint32_t packet_key, PortId in,
                                                              PortId out, CtState ct) const {
   // records_ is only emptied with a new tag (reset_verdict_cache), so a slot of this tag
   // names an existing record.
   if (slot.generation != vc_tag_) return kNoCtEntry;
   assert(slot.rule < records_.size());
   const VerdictRecord& r = records_[slot.rule];
-  if (r.in == in && r.out == out && r.ct == ct && r.tcp_flags == tcp_flags &&
+  if (r.in == in && r.out == out && r.ct == ct && r.packet_key == packet_key &&
       r.src_mac == src_mac)
     return slot.rule;
   return kNoCtEntry;
@@ -107,10 +114,12 @@ inline uint64_t mac_key(const MacAddr& m) { return mac_detail::make_key(m); }
                                                                   const CtResult& ct,
                                                                   uint64_t now_ns) {
   CtVerdictCache& slot = ct_->verdict_cache(ct.entry, ct.reply);
-  const uint32_t id = cached_record(slot, mac_key(d.src_mac), engine_detail::cache_key_flags(d),
+  const uint32_t bytes = counted_ip_bytes(d);
+  const uint32_t id = cached_record(slot, mac_key(d.src_mac),
+                                    engine_detail::cache_key_flags(d) | length_class(bytes) << 8,
                                     in, out, ct.state);
   if (id == kNoCtEntry) return judge_and_cache(d, in, out, ct, now_ns, slot);
-  count_cached(id, counted_ip_bytes(d));
+  count_cached(id, bytes);
   return records_[id].dec;
 }
 

@@ -46,6 +46,8 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   pending_release_.clear();
   const bool track = cfg_.conntrack && cfg_.filter;
   const bool express_on = track && cfg_.express && cfg_.verdict_cache;
+  // Read once a call: whether verdicts are keyed by a length class (-m length rules).
+  const bool by_length = !length_cuts_.empty();
   for (std::size_t base = 0; base < batch.size(); base += kPipeline) {
     const std::size_t n = std::min(kPipeline, batch.size() - base);
     const FrameIn* f = batch.data() + base;
@@ -79,7 +81,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
     for (std::size_t i = 0; i < n; ++i) {
       if (track && ahead < n && ahead <= i + kEntryAhead) ct_->prefetch_entry(lk_[ahead++]);
       if (express_shape_[i]) {
-        if (express(f[i], xf_[i], lk_[i], dec_[i], out)) continue;
+        if (express(f[i], xf_[i], lk_[i], dec_[i], by_length, out)) continue;
         fill_decoded(xf_[i], dec_[i]);  // the general path needs it all
         why_[i] = DropReason::None;
       }
@@ -91,6 +93,7 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
 
 [[gnu::always_inline]] inline bool Engine::express(const FrameIn& f, ExpressFrame& x,
                                                    const CtLookup& lk, Decoded& scratch,
+                                                   bool by_length,
                                                    std::vector<FrameOutcome>& out) {
   // The checks; nothing changes until they all pass.
   // L2 admission, for a unicast destination: the source is neither a group nor zero.
@@ -119,8 +122,8 @@ void Engine::process(std::span<const FrameIn> batch, std::vector<FrameOutcome>& 
   // (The checks are pure, so their order is free: the ones new flows fail come first,
   // the checksums, which the general path computes again, last.)
   if (!conntrack.express_peek(lk, f.ts_ns, x.ct)) return false;
-  const uint32_t rec = cached_record(*x.ct.vc, src,
-                                     x.ct.tcp.flags, in, p, CtState::Established);
+  const uint32_t key = x.ct.tcp.flags | (by_length ? length_class(x.ct.ip_len) << 8 : 0);
+  const uint32_t rec = cached_record(*x.ct.vc, src, key, in, p, CtState::Established);
   if (rec == kNoCtEntry) return false;
   if (!express_checksums_ok(x, cfg_.ct.checksum && !f.csum_partial)) return false;
 

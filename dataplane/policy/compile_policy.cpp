@@ -194,9 +194,14 @@ std::optional<ConfigError> compile_family(const RuleSet& rs, Family family,
     if (auto err = lower_rule(prefix, i, cx, cons, fm.aux)) return err;
     fm.rules[i].tail = int32_t(fm.tails.size());
     fm.rules[i].tail_varies =
-        std::any_of(tail.matches.begin(), tail.matches.end(), [](const Match& m) {
-          return is_per_packet(m) && !std::holds_alternative<PktTypeMatch>(m);
-        });
+        std::any_of(tail.matches.begin(), tail.matches.end(),
+                    [](const Match& m) { return std::holds_alternative<LimitMatch>(m); });
+    // A length test changes its answer at lo and just past hi.
+    for (const Match& m : tail.matches)
+      if (const auto* n = std::get_if<LengthMatch>(&m)) {
+        impl.length_cuts.push_back(n->lo);
+        if (n->hi != UINT32_MAX) impl.length_cuts.push_back(n->hi + 1);
+      }
     fm.tails.push_back(std::move(tail));
   }
   fm.nbits = cx.next_aux_bit;
@@ -262,6 +267,9 @@ std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> CompiledPolicy:
     if (auto err = compile_family(*in.rs, in.family, ports, bridge_name, *impl)) return *err;
     impl->rules[int(in.family)] = *in.rs;
   }
+  std::sort(impl->length_cuts.begin(), impl->length_cuts.end());
+  impl->length_cuts.erase(std::unique(impl->length_cuts.begin(), impl->length_cuts.end()),
+                          impl->length_cuts.end());
   impl->ports.assign(ports.begin(), ports.end());
   impl->bridge_name = bridge_name;
   impl->limits = std::make_unique<policy::LimitBuckets>(impl->rules[0] ? &*impl->rules[0] : nullptr,
@@ -301,5 +309,6 @@ void CompiledPolicy::count_path(const PolicyPath& path, uint64_t packets, uint64
   }
 }
 bool CompiledPolicy::filters(Family f) const { return impl_->has[int(f)]; }
+std::span<const uint32_t> CompiledPolicy::length_cuts() const { return impl_->length_cuts; }
 
 }  // namespace tapwall

@@ -9,8 +9,8 @@
 // stale; a decision whose counted path exceeds kMaxPath rules, or whose walk reached a
 // `-m limit`, `-m length` or `-m pkttype` rule (decided per packet), is not memoized (it
 // is still decided and counted correctly, only recomputed each time). Its path is reported
-// complete unless it is too long or a limit or length took part: a pkttype decides alike
-// for packets of one type, which a caller's cache can key by (PolicyPath).
+// complete unless it is too long or a limit took part: a pkttype or a length decides alike
+// for packets of one type and length class, which a caller's cache can key by (PolicyPath).
 // Thread-safety: one evaluator per thread; counters are shared relaxed atomics.
 #include <bit>
 #include <cstring>
@@ -254,7 +254,7 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
   fresh.family_plus_one = uint8_t(fi + 1);
   fresh.path_len = 0;
   bool cacheable = true;   // by the memo, keyed by the classes alone
-  bool reportable = true;  // as a complete path, for a cache keyed by the packet type too
+  bool reportable = true;  // as a complete path, for a cache keyed by type and length class
   auto visit = [&](int32_t id) {
     count(id);
     if (fresh.path_len < kMaxPath) fresh.path[fresh.path_len++] = id;
@@ -272,8 +272,8 @@ PolicyDecision PolicyEvaluator::judge(const PolicyQuery& q) {
     if (!leave) {
       const CRule& r = fm.rules[i];
       if (r.tail >= 0) {
-        // Decided per packet: the memo may not keep this; a caller may, unless a limit or
-        // a length takes part.
+        // Decided per packet: the memo may not keep this; a caller may, unless a limit
+        // takes part.
         cacheable = false;
         if (r.tail_varies) reportable = false;
         const LimitProbe limits{im.limits.get(), r.id, q.now_ns, counting};

@@ -73,9 +73,9 @@ struct CRule {
   // FamilyMatcher::tails[tail] holds the rest, tested in order on each packet (a limit
   // spends a token on every packet that reaches it, whatever follows). -1: none.
   int32_t tail = -1;
-  // Whether the tail's outcome can differ between packets of the same classes and packet
-  // type: it has a limit or a length. A pkttype-only tail is fixed by the type, which
-  // callers can key by.
+  // Whether the tail's outcome can differ between packets of the same classes, packet type
+  // and length class (CompiledPolicy::length_cuts()): it has a limit. Callers can key by
+  // the type and the length class.
   bool tail_varies = false;
 };
 
@@ -142,6 +142,7 @@ struct CompiledPolicy::Impl {
   std::vector<PortDesc> ports;
   std::string bridge_name;
   std::unique_ptr<policy::LimitBuckets> limits;  // of both families' `-m limit` matches
+  std::vector<uint32_t> length_cuts;  // CompiledPolicy::length_cuts(): sorted, unique
 };
 
 }  // namespace tapwall

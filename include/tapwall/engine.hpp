@@ -148,7 +148,9 @@ class Engine {
     uint64_t src_mac = 0;  // engine_detail::mac_key()
     PortId in = kNoPort, out = kNoPort;
     CtState ct = CtState::None;
-    uint8_t tcp_flags = 0;
+    // The packet's own part of the key: its TCP flags (cache_key_flags()) | its
+    // length_class() << 8 (its -m length answers), compared at once.
+    uint32_t packet_key = 0;
     PolicyDecision dec;
     PolicyPath path;
   };
@@ -165,10 +167,14 @@ class Engine {
   // now: the packet's time (a reassembled datagram's outcome has none of its own yet).
   void judge_tracked(const Decoded& d, PortId in, PortMask egress, const CtResult& ct,
                      uint64_t now, FrameOutcome& o, bool cacheable);
+  // by_length: !length_cuts_.empty(), read once a batch.
   bool express(const FrameIn& f, ExpressFrame& x, const CtLookup& lk, Decoded& scratch,
-               std::vector<FrameOutcome>& out);
-  uint32_t cached_record(const CtVerdictCache& slot, uint64_t src_mac, uint8_t tcp_flags,
+               bool by_length, std::vector<FrameOutcome>& out);
+  uint32_t cached_record(const CtVerdictCache& slot, uint64_t src_mac, uint32_t packet_key,
                          PortId in, PortId out, CtState ct) const;
+  // The policy's length class of a packet of `ip_bytes` (CompiledPolicy::length_cuts());
+  // 0 for every packet when no rule tests a length.
+  uint32_t length_class(uint32_t ip_bytes) const;
   void count_cached(uint32_t record, uint32_t ip_bytes);
   // now_ns: the frame's time (a `-m limit` rule's bucket refills by it).
   PolicyDecision judge_cached(const Decoded& d, PortId in, PortId out, const CtResult& ct,
@@ -190,6 +196,7 @@ class Engine {
   std::unique_ptr<Conntrack> ct_;
   std::unique_ptr<Defragmenter> defrag_;
   std::unique_ptr<PolicyEvaluator> eval_;
+  std::vector<uint32_t> length_cuts_;  // the policy's length_cuts(), kept at hand
   std::vector<uint32_t> pending_release_;  // datagrams whose outcomes were handed out
   std::vector<std::vector<uint8_t>> expired_bytes_;  // copies of expired fragments
   EngineCounters counters_;

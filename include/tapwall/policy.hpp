@@ -62,9 +62,10 @@ struct PolicyQuery {
 // The rule ids one judgement counted, in the order it counted them. For a caller that
 // caches a decision (the engine, on the conntrack entry) and must still count every later
 // packet exactly as judge() would: CompiledPolicy::count_path(). complete is false when the
-// path was too long to report, or a `-m limit` or `-m length` took part; such a decision
-// must not be cached. A complete decision holds for every packet of the same classes and
-// the same packet type (`-m pkttype`): a cache must key it by both.
+// path was too long to report, or a `-m limit` took part; such a decision must not be
+// cached. A complete decision holds for every packet of the same classes, the same packet
+// type (`-m pkttype`) and the same length class (`-m length`: CompiledPolicy::length_cuts()):
+// a cache must key it by all three.
 inline constexpr uint32_t kMaxPolicyPath = 7;
 struct PolicyPath {
   uint8_t len = 0;
@@ -106,6 +107,10 @@ class CompiledPolicy {
   // Count `packets` packets totalling `bytes` bytes on every rule of `path` (relaxed atomics).
   void count_path(const PolicyPath& path, uint64_t packets, uint64_t bytes) const;
   bool filters(Family f) const;  // a RuleSet was given for this family
+  // The packet lengths (PolicyQuery::bytes) at which some `-m length` test changes its
+  // answer, ascending. Two lengths with as many cuts at or below them are in one length
+  // class: every length test decides them alike. Empty without length tests.
+  std::span<const uint32_t> length_cuts() const;
   // Every rule the FORWARD walk tries for q, in order, and whether it matched: the rules as
   // written, walked one by one (slow; for trace). Counts nothing. `decision` receives the
   // outcome, which equals what the compiled matcher decides.

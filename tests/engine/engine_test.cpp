@@ -414,5 +414,45 @@ TEST_F(EngineTest, BroadcastFrameOfACachedFlowIsJudgedByItsType) {
   EXPECT_NE(rule_text(o.per[0].rule).find("--pkt-type broadcast"), std::string::npos);
 }
 
+// A `-m length` rule decides alike for every packet of one length class, so an established
+// flow that reaches one keeps cached verdicts, one per class: a large segment of a flow whose
+// small ACKs are cached is judged for its own class (and dropped), not given theirs.
+TEST_F(EngineTest, LengthRuleCachesAVerdictPerLengthClass) {
+  const std::string rules = forward_drop_table(
+      "-A FORWARD -m length --length 1000:65535 -j DROP\n"
+      "-A FORWARD -m state --state ESTABLISHED -j ACCEPT\n"
+      "-A FORWARD -m physdev --physdev-in tap0 -j ACCEPT\n");
+  engine_->set_policy(policy_from_text(rules, cfg_.ports, 2));
+  learn_stations(kSec);
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
+  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
+            bit(kTap0));
+  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  auto lan_data = [&](uint32_t seq, std::size_t payload) {
+    return FrameBuilder{}
+        .eth(kGuestMac, kLanMac)
+        .ipv4({.src = kLanIp, .dst = kGuestIp})
+        .tcp({.sport = 22,
+              .dport = 40000,
+              .seq = seq,
+              .ack = 101,
+              .flags = kTcpAck,
+              .payload = Bytes(payload, 0x61)})
+        .build();
+  };
+  const EngineCounters before = engine_->counters();
+  EXPECT_EQ(feed1(lan_data(901, 10), kEth0, 3 * kSec).to, bit(kTap0));  // judged, cached
+  EXPECT_EQ(feed1(lan_data(911, 10), kEth0, 3 * kSec).to, bit(kTap0));  // the cache
+  FrameOutcome big = feed1(lan_data(921, 1200), kEth0, 3 * kSec);       // another class
+  EXPECT_EQ(big.ct, CtState::Established);
+  EXPECT_EQ(big.to, 0u);
+  ASSERT_EQ(big.n_per, 1);
+  EXPECT_NE(rule_text(big.per[0].rule).find("--length 1000:65535"), std::string::npos);
+  EXPECT_EQ(feed1(lan_data(2121, 1200), kEth0, 3 * kSec).to, 0u);      // its cache
+  EXPECT_EQ(feed1(lan_data(3321, 10), kEth0, 3 * kSec).to, bit(kTap0));  // judged again
+  // The entry's slot holds one verdict a direction: each change of class is judged anew.
+  EXPECT_EQ(engine_->counters().verdict_cache_hits - before.verdict_cache_hits, 2u);
+}
+
 }  // namespace
 }  // namespace tapwall

@@ -57,12 +57,14 @@ const char* kPolicyA =
     "-A vboxout -p tcp --tcp-flags SYN,FIN SYN,FIN -j DROP\n"
     "-A vboxout -j ACCEPT\nCOMMIT\n";
 
-// The policy swapped in: established traffic judged by flags, ports and RELATED, so that
-// decisions cached under the first policy must not survive the swap.
+// The policy swapped in: established traffic judged by flags, lengths, ports and RELATED, so
+// that decisions cached under the first policy must not survive the swap, and cached ones
+// must be keyed by the length class.
 const char* kPolicyB =
     "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
     "-A FORWARD -m conntrack --ctstate RELATED -p icmp -j DROP\n"
     "-A FORWARD -p tcp --tcp-flags PSH PSH -m physdev --physdev-out tap1 -j DROP\n"
+    "-A FORWARD -p tcp -m length --length 700:900 -j DROP\n"
     "-A FORWARD -p udp --sport 5001 -j DROP\n"
     "-A FORWARD -m physdev --physdev-in eth0 -m state --state ESTABLISHED -j ACCEPT\n"
     "-A FORWARD -m state --state NEW -m pkttype --pkt-type multicast -j DROP\n"

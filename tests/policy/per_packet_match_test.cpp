@@ -7,6 +7,8 @@
 // type at FORWARD by its destination MAC (the kernel recording random_pkttype agrees).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "../../dataplane/policy/limit_buckets.hpp"
 #include "../../dataplane/policy/reference_evaluator.hpp"
 #include "policy_test_util.hpp"
@@ -161,7 +163,7 @@ TEST(LengthRule, BoundsNegationAndNoMemo) {
     const Decoded d = udp4("192.0.2.1", "198.51.100.2", 1000, 53);
     PolicyPath path;
     EXPECT_EQ(ev.judge(query(d, CtState::New, 0, 1, c.len), path).accept, c.match);
-    EXPECT_FALSE(path.complete);
+    EXPECT_TRUE(path.complete);  // for packets of its length class (length_cuts())
     EXPECT_EQ(ref.judge(query(d, CtState::New, 0, 1, c.len)).decision.accept, c.match);
     // The same class at another length: decided again, not from the memo.
     EXPECT_EQ(ev.judge(query(d, CtState::New, 0, 1, c.len + 1000)).accept,
@@ -217,17 +219,17 @@ TEST(PktTypeRule, ByDestinationMacAndNeverOtherhost) {
   }
 }
 
-// A pkttype decides alike for every packet of one type, so a decision that reached one is
-// reported as a complete path (a cache keyed by the type may keep it, as the engine's does
-// for unicast frames); one that also reached a length or a limit is not.
-TEST(PktTypeRule, PathCompleteUnlessALimitOrLengthTookPart) {
+// A pkttype decides alike for every packet of one type, and a length for every packet of one
+// length class, so a decision that reached them is reported as a complete path (a cache
+// keyed by both may keep it, as the engine's does); one that also reached a limit is not.
+TEST(PktTypeRule, PathCompleteUnlessALimitTookPart) {
   struct Case {
     std::vector<Match> matches;
     bool complete;
   };
   const Case cases[] = {{{PktTypeMatch{1, true}}, true},  // ! broadcast
                         {{PktTypeMatch{1, true}, PortMatch{PortMatch::Field::Dst, {{53, 53}}, false}}, true},
-                        {{PktTypeMatch{1, true}, LengthMatch{0, 1000, false}}, false},
+                        {{PktTypeMatch{1, true}, LengthMatch{0, 1000, false}}, true},
                         {{PktTypeMatch{1, true}, LimitMatch{}}, false}};
   for (const Case& c : cases) {
     RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
@@ -241,6 +243,43 @@ TEST(PktTypeRule, PathCompleteUnlessALimitOrLengthTookPart) {
     EXPECT_TRUE(ev.judge(query(d, CtState::New, 0, 1), path).accept);
     EXPECT_EQ(path.complete, c.complete) << c.matches.size() << " matches";
   }
+}
+
+// length_cuts() splits lengths into classes that every length test decides alike: each
+// length gets the decision of the first length of its class, for ranges with open ends,
+// single values, negations and a reversed range, and lengths past 65535.
+TEST(LengthRule, LengthCutsSeparateEveryAnswer) {
+  RuleSet rs = ruleset(Family::Ipv4, PolicyVerdict::Drop);
+  const std::vector<LengthMatch> tests = {{0, 64, false},        {100, 200, true},
+                                          {576, 576, false},     {1000, 0xffff, false},
+                                          {1400, 1300, false},   {60000, 70000, true}};
+  std::vector<Rule> rules;
+  for (const LengthMatch& m : tests)
+    rules.push_back(rule("-A FORWARD -m length ...", {m}, TargetKind::Log));
+  rules.push_back(rule("-A FORWARD -m length --length 1500:9000", {LengthMatch{1500, 9000, false}},
+                       TargetKind::Accept));
+  chain(rs, "FORWARD").rules = rules;
+  auto pol = compile_ok(&rs, nullptr, two_ports());
+  ASSERT_TRUE(pol);
+  const auto cuts = pol->length_cuts();
+  EXPECT_TRUE(std::is_sorted(cuts.begin(), cuts.end()));
+  policy::ReferenceEvaluator ref(&rs, nullptr, two_ports());
+  const Decoded d = udp4("192.0.2.1", "198.51.100.2", 1000, 53);
+  // Which length rules a packet of `len` bytes matches, as the walk counts them.
+  auto answers = [&](uint32_t len) { return ref.judge(query(d, CtState::New, 0, 1, len)).counted; };
+  std::size_t cls = 0;
+  std::vector<int32_t> first = answers(0);
+  for (uint32_t len = 1; len <= 70001; ++len) {
+    const std::size_t c = std::size_t(std::upper_bound(cuts.begin(), cuts.end(), len) - cuts.begin());
+    const auto got = answers(len);
+    if (c != cls) {
+      cls = c;
+      first = got;
+      continue;
+    }
+    ASSERT_EQ(got, first) << "length " << len << " in class " << c;
+  }
+  EXPECT_GE(cls, 10u);  // the classes were not all one
 }
 
 }  // namespace
