@@ -105,6 +105,14 @@ class EngineTest : public ::testing::Test {
         .build();
   }
 
+  // The guest opens TCP 40000 -> LAN port 22 at `ts`: SYN, SYN/ACK and ACK, each forwarded.
+  void open_guest_flow(uint64_t ts) {
+    EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, ts).to, bit(kEth0));
+    EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, ts).to,
+              bit(kTap0));
+    EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, ts).to, bit(kEth0));
+  }
+
   std::string rule_text(int32_t rule) const { return engine_->policy()->rule(rule).text; }
 
   EngineConfig cfg_;
@@ -316,10 +324,7 @@ TEST_F(EngineTest, LimitRuleJudgesEveryPacketOfAnEstablishedFlow) {
       "-A FORWARD -m state --state ESTABLISHED -m limit --limit 1/hour --limit-burst 2 -j ACCEPT\n");
   engine_->set_policy(policy_from_text(limited, cfg_.ports, 2));
   learn_stations(kSec);
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
-  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
-            bit(kTap0));  // token 1 of 2
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  open_guest_flow(2 * kSec);  // the SYN/ACK takes token 1 of 2
   FrameOutcome first = feed1(lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101), kEth0, 3 * kSec);
   EXPECT_EQ(first.ct, CtState::Established);
   EXPECT_EQ(first.to, bit(kTap0));  // token 2
@@ -370,10 +375,7 @@ const std::string kPkttypeFirst = forward_drop_table(
 TEST_F(EngineTest, PktTypeRuleLeavesAnEstablishedFlowCached) {
   engine_->set_policy(policy_from_text(kPkttypeFirst, cfg_.ports, 2));
   learn_stations(kSec);
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
-  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
-            bit(kTap0));
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  open_guest_flow(2 * kSec);
   const EngineCounters before = engine_->counters();
   for (int i = 0; i < 4; ++i) {
     FrameOutcome o = feed1(lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101), kEth0, 3 * kSec);
@@ -398,10 +400,7 @@ TEST_F(EngineTest, BroadcastFrameOfACachedFlowIsJudgedByItsType) {
   for (auto [m, p] : {std::pair{kLanMac, kEth0}, {kGuestMac, kTap0}})
     feed1(FrameBuilder{}.eth(kBroadcast, m).ethertype(kEthTypeArp).raw(0, Bytes(28, 0)).build(), p,
           kSec);
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
-  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
-            bit(kTap0));
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  open_guest_flow(2 * kSec);
   for (int i = 0; i < 2; ++i)  // judged, then cached
     EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101), kEth0, 3 * kSec).to, bit(kTap0));
   Bytes bcast = lan_to_guest_tcp(22, 40000, kTcpAck, 901, 101);
@@ -424,10 +423,7 @@ TEST_F(EngineTest, LengthRuleCachesAVerdictPerLengthClass) {
       "-A FORWARD -m physdev --physdev-in tap0 -j ACCEPT\n");
   engine_->set_policy(policy_from_text(rules, cfg_.ports, 2));
   learn_stations(kSec);
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpSyn, 100), kTap0, 2 * kSec).to, bit(kEth0));
-  EXPECT_EQ(feed1(lan_to_guest_tcp(22, 40000, kTcpSyn | kTcpAck, 900, 101), kEth0, 2 * kSec).to,
-            bit(kTap0));
-  EXPECT_EQ(feed1(guest_to_lan_tcp(40000, 22, kTcpAck, 101, 901), kTap0, 2 * kSec).to, bit(kEth0));
+  open_guest_flow(2 * kSec);
   auto lan_data = [&](uint32_t seq, std::size_t payload) {
     return FrameBuilder{}
         .eth(kGuestMac, kLanMac)
