@@ -182,7 +182,7 @@ CtResult Conntrack::Impl::track_generic(const Decoded& d, uint64_t now, const Ct
 }
 
 Conntrack::Conntrack(const CtConfig& cfg)
-    : impl_(std::make_unique<Impl>(cfg, random_seed())) {}
+    : impl_(std::make_unique<Impl>(cfg, cfg.hash_seed ? cfg.hash_seed : random_seed())) {}
 Conntrack::~Conntrack() = default;
 
 CtResult Conntrack::track(const Decoded& d, std::span<const uint8_t> frame, uint64_t now_ns,

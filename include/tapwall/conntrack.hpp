@@ -40,6 +40,10 @@ struct CtConfig {
   bool tcp_loose = true;        // nf_conntrack_tcp_loose: pick up mid-stream flows as NEW
   bool tcp_be_liberal = false;  // nf_conntrack_tcp_be_liberal
   bool checksum = true;         // nf_conntrack_checksum: bad L4 checksum -> INVALID
+  // The tuple hash's key. 0: a random one, as the kernel draws its own at boot. Which entry
+  // a full table evicts depends on it (early drop looks in the new flow's bucket), so
+  // engines compared with each other (tests, fuzzing) give theirs the same.
+  uint64_t hash_seed = 0;
 };
 
 inline constexpr uint32_t kNoCtEntry = 0xffffffffu;
