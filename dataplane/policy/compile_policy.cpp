@@ -270,6 +270,9 @@ std::variant<std::shared_ptr<const CompiledPolicy>, ConfigError> CompiledPolicy:
   std::sort(impl->length_cuts.begin(), impl->length_cuts.end());
   impl->length_cuts.erase(std::unique(impl->length_cuts.begin(), impl->length_cuts.end()),
                           impl->length_cuts.end());
+  // A length class is keyed in 24 bits (the engine packs it beside the TCP flags).
+  if (impl->length_cuts.size() >= (std::size_t{1} << 24))
+    return make_error("", 0, "", "too many distinct -m length bounds");
   impl->ports.assign(ports.begin(), ports.end());
   impl->bridge_name = bridge_name;
   impl->limits = std::make_unique<policy::LimitBuckets>(impl->rules[0] ? &*impl->rules[0] : nullptr,

@@ -149,7 +149,8 @@ class Engine {
     PortId in = kNoPort, out = kNoPort;
     CtState ct = CtState::None;
     // The packet's own part of the key: its TCP flags (cache_key_flags()) | its
-    // length_class() << 8 (its -m length answers), compared at once.
+    // length_class() << 8 (its -m length answers; < 2^24, compile() sees to it), compared
+    // at once.
     uint32_t packet_key = 0;
     PolicyDecision dec;
     PolicyPath path;
