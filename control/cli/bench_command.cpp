@@ -179,6 +179,7 @@ int bench_main(int argc, char** argv) {
   // make a small capture's passes measure page faults instead of the engine.
   cfg.ct.capacity = uint32_t(std::max<std::size_t>(1024, l.frames.size() * 2));
   cfg.mac.capacity = uint32_t(std::max<std::size_t>(256, std::min<std::size_t>(l.frames.size(), 65536)));
+  cfg.ct.hash_seed = kOfflineHashSeed;  // every pass does the same work
   (void)apply_ct_settings(a.all("--ct"), cfg.ct);  // checked above; nf_conntrack_max wins
 
   // Alternate the passes until the time is up; keep every pass's ns/frame.

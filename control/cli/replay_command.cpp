@@ -217,6 +217,7 @@ int replay_main(int argc, char** argv) {
   EngineConfig cfg;
   cfg.ports = ports;
   cfg.conntrack = !a.has("--no-conntrack");
+  cfg.ct.hash_seed = kOfflineHashSeed;  // the same verdicts on every run
   if (std::string err = apply_ct_settings(a.all("--ct"), cfg.ct); !err.empty()) {
     std::cerr << "tapwall replay: " << err << "\n";
     return kExitUsage;

@@ -46,6 +46,11 @@ struct CtConfig {
   uint64_t hash_seed = 0;
 };
 
+// The tuple hash's key for offline runs (replay, bench): a capture gets the same verdicts
+// on every run, also when a full table evicts. (A live bridge keeps a random key, so
+// traffic cannot aim at one bucket.)
+inline constexpr uint64_t kOfflineHashSeed = 0x74617077616c6cull;  // "tapwall"
+
 inline constexpr uint32_t kNoCtEntry = 0xffffffffu;
 
 // A small per-entry, per-direction slot where the engine may cache a policy decision.
