@@ -738,8 +738,9 @@ def l4_pseudo(src: str, dst: str, proto: int, seg: bytes) -> int:
     return csum16(ph + seg)
 
 
-def tcp(src: str, dst: str, sport: int, dport: int, flags=0x02, data_offset=5, payload=b"") -> bytes:
-    seg = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, data_offset << 4, flags, 65535, 0, 0)
+def tcp(src: str, dst: str, sport: int, dport: int, flags=0x02, data_offset=5, payload=b"",
+        seq=1000, ack=0) -> bytes:
+    seg = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, data_offset << 4, flags, 65535, 0, 0)
     seg += payload
     c = l4_pseudo(src, dst, 6, seg)
     return seg[:16] + struct.pack("!H", c) + seg[18:]

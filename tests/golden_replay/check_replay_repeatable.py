@@ -16,26 +16,17 @@ import subprocess
 import sys
 import tempfile
 
-LAN_MAC, GUEST_MAC = bytes.fromhex("020000000101"), bytes.fromhex("020000000202")
-LAN_IP, GUEST_IP = bytes([192, 0, 2, 1]), bytes([192, 0, 2, 2])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import e2e_lab as lab  # noqa: E402  (its frame builders: standard library only)
+
+LAN_MAC, GUEST_MAC = "02:00:00:00:01:01", "02:00:00:00:02:02"
+LAN_IP, GUEST_IP = "192.0.2.1", "192.0.2.2"
 SYN, ACK = 0x02, 0x10
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def tcp_frame(dst_mac, src_mac, src, dst, sport, dport, flags, seq, ack):
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
-    tcp = tcp[:16] + struct.pack("!H", csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return dst_mac + src_mac + b"\x08\x00" + ip + tcp
+    seg = lab.tcp(src, dst, sport, dport, flags, seq=seq, ack=ack)
+    return lab.eth(dst_mac, src_mac, 0x0800, lab.ipv4(src, dst, 6, seg))
 
 
 def write_pcap(path, frames):
