@@ -2,12 +2,13 @@
 # fuzz.sh [SECONDS] [TARGET...]: build the libFuzzer targets (tests/fuzz/*_fuzz.cpp) with
 # clang, ASan and UBSan in build/fuzz, and run each for SECONDS (default 120) on one core.
 # engine_fuzz starts from the golden cases' input frames and rules_fuzz from every rules
-# file the tests load, each with its saved regressions (tools/fuzz/seeds.sh); each target keeps the inputs that found new coverage in
-# build/fuzz/corpus/TARGET, so a later run goes on from there. A failing input is written
-# to build/fuzz/artifacts/ and the script exits non-zero: minimise it
-# (TARGET -minimize_crash=1 FILE), fix the bug, and add the input to tests/fuzz/regressions/
-# as TARGET-NAME so CTest (TARGET_corpus) replays it from then on.
-# Needs clang (installed here if missing). Touches nothing outside build/fuzz and a temp dir.
+# file the tests load, each with its saved regressions (tools/fuzz/seeds.sh); each target
+# keeps the inputs that found new coverage in build/fuzz/corpus/TARGET, so a later run goes
+# on from there. A failing input is written to build/fuzz/artifacts/ and the script exits
+# non-zero: minimise it (TARGET -minimize_crash=1 FILE), fix the bug, and add the input to
+# tests/fuzz/regressions/ as TARGET-NAME so CTest (TARGET_corpus) replays it from then on.
+# Needs clang (installed here if missing, with the build's packages). Apart from those
+# packages it touches nothing outside build/fuzz and a temp dir.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECONDS_EACH=${1:-120}

@@ -2,11 +2,13 @@
 // cache, express path) on arbitrary frame sequences, with the engine's own differential
 // oracle: three engines are fed the same frames in the same batches, one as deployed, one
 // without the express path, one without the verdict cache (so every copy is judged by the
-// policy), and must agree on every outcome, counter and rule counter. Besides ASan/UBSan
-// catching memory errors, it aborts on any disagreement: a cached verdict that skips a rule
-// on INVALID or RELATED, an express frame the general path would have treated otherwise.
+// policy), and must agree on every outcome, counter, rule counter and conntrack entry count
+// (they share one hash key, so a full table evicts alike). Besides ASan/UBSan catching
+// memory errors, it aborts on any disagreement: a cached verdict that skips a rule on
+// INVALID or RELATED, an express frame the general path would have treated otherwise.
 // Built by tools/fuzz.sh (CMake option TAPWALL_FUZZ, clang), seeded with the golden cases'
-// kernel-recorded input frames (tools/fuzz/corpus_from_golden.py).
+// kernel-recorded input frames and the saved regressions (tools/fuzz/seeds.sh); the test
+// build replays those (CTest engine_fuzz_corpus, tests/fuzz/run_inputs_main.cpp).
 //
 // Input: records, each [op][dt: 2 bytes LE][len: 2 bytes LE][len bytes of frame].
 //   op bits 0-1: ingress port (eth0, tap0, tap1, br0); bit 2: the frame's L4 checksum is
