@@ -25,7 +25,7 @@ Engine::Engine(EngineConfig cfg, std::shared_ptr<const CompiledPolicy> policy)
       ct_(std::make_unique<Conntrack>(cfg_.ct)),
       defrag_(std::make_unique<Defragmenter>(cfg_.defrag)),
       eval_(std::make_unique<PolicyEvaluator>(std::move(policy))),
-      length_cuts_(eval_->policy().length_cuts().begin(), eval_->policy().length_cuts().end()),
+      length_cuts_(eval_->policy().length_cuts()),
       dec_(std::make_unique<Decoded[]>(kPipeline)),
       xf_(std::make_unique<ExpressFrame[]>(kPipeline)) {
   for (std::size_t i = 0; i < cfg_.ports.size() && i < kMaxPorts; ++i) {
@@ -44,8 +44,7 @@ Engine::~Engine() = default;
 void Engine::set_policy(std::shared_ptr<const CompiledPolicy> policy) {
   reset_verdict_cache();  // counts pending for the old policy go to the old policy
   eval_ = std::make_unique<PolicyEvaluator>(std::move(policy));
-  const auto cuts = eval_->policy().length_cuts();
-  length_cuts_.assign(cuts.begin(), cuts.end());
+  length_cuts_ = eval_->policy().length_cuts();
 }
 
 const CompiledPolicy* Engine::policy() const { return &eval_->policy(); }

@@ -4,7 +4,6 @@
 // Thread-safety: const evaluation only.
 #include "reference_evaluator.hpp"
 
-#include <algorithm>
 #include <cstring>
 #include <variant>
 
@@ -87,8 +86,7 @@ bool match_one(const Match& m, Family family, const PolicyQuery& q,
     // A bridged frame at FORWARD: broadcast or multicast by its destination MAC, else
     // unicast (br_netfilter turns the port's "other host" into "host" for the hook).
     const MacAddr& dst = q.pkt->dst_mac;
-    const bool bcast = std::all_of(dst.b.begin(), dst.b.end(), [](uint8_t x) { return x == 0xff; });
-    const uint8_t type = bcast ? 1 : dst.is_multicast() ? 2 : 0;
+    const uint8_t type = dst.is_broadcast() ? 1 : dst.is_multicast() ? 2 : 0;
     return (type == k->type) != k->negated;
   }
   if (const auto* n = std::get_if<LengthMatch>(&m)) {

@@ -197,7 +197,7 @@ class Engine {
   std::unique_ptr<Conntrack> ct_;
   std::unique_ptr<Defragmenter> defrag_;
   std::unique_ptr<PolicyEvaluator> eval_;
-  std::vector<uint32_t> length_cuts_;  // the policy's length_cuts(), kept at hand
+  std::span<const uint32_t> length_cuts_;  // the policy's length_cuts() (eval_ holds it)
   std::vector<uint32_t> pending_release_;  // datagrams whose outcomes were handed out
   std::vector<std::vector<uint8_t>> expired_bytes_;  // copies of expired fragments
   EngineCounters counters_;
